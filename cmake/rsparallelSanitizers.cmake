@@ -1,0 +1,18 @@
+# rsparallel_apply_sanitizers("address;undefined") or ("thread"): every target in this
+# directory and below is compiled and linked with those sanitizers.
+function(rsparallel_apply_sanitizers sanitizers)
+  if(NOT sanitizers)
+    return()
+  endif()
+  if("thread" IN_LIST sanitizers AND "address" IN_LIST sanitizers)
+    message(FATAL_ERROR "RSPARALLEL_SANITIZE: thread and address cannot be combined")
+  endif()
+  foreach(name IN LISTS sanitizers)
+    if(NOT name MATCHES "^(address|undefined|thread|leak)$")
+      message(FATAL_ERROR "RSPARALLEL_SANITIZE: unknown sanitizer '${name}'")
+    endif()
+  endforeach()
+  string(REPLACE ";" "," joined "${sanitizers}")
+  add_compile_options(-fsanitize=${joined} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${joined})
+endfunction()

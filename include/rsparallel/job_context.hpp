@@ -1,0 +1,76 @@
+// rsparallel: what a running script sees, the C++ form of a script block's $args, Write-Error,
+// Write-Warning and friends. It is the optional last parameter of a script.
+//
+// @code
+//   rsp::new_runspace_job(pool, urls, [](const std::string& url, rsp::JobContext& ctx) {
+//     ctx.write_verbose("fetching " + url);
+//     for (int attempt = 0; attempt < 3; ++attempt) {
+//       ctx.check_stop();                     // ends the job as Stopped once stopped
+//       if (try_fetch(url)) return true;      // the return value goes to Output
+//       ctx.write_warning("retrying " + url);
+//     }
+//     ctx.write_error("gave up on " + url);   // non-terminating: the job still Completes
+//     return false;
+//   });
+// @endcode
+#pragma once
+
+#include <any>
+#include <stop_token>
+#include <string>
+
+#include "rsparallel/job.hpp"
+#include "rsparallel/runspace.hpp"
+
+namespace rsp {
+
+namespace detail {
+struct JobRecord;
+}
+
+/// The running job's handle on its streams, its stop request and its runspace.
+///
+/// Writes made after the job was timed out, stopped or abandoned are dropped: the job's record
+/// was already handed to receivers.
+///
+/// Thread Safety: meant for the job's own thread. The write functions and stop_requested are
+/// also safe from threads the job starts itself. Distinct objects: safe.
+class JobContext {
+ public:
+  /// Made by the runspace for each job; not for users.
+  JobContext(detail::JobRecord& record, Runspace& runspace, std::stop_token token) noexcept
+      : record_(&record), runspace_(&runspace), token_(std::move(token)) {}
+
+  JobContext(const JobContext&) = delete;
+  JobContext& operator=(const JobContext&) = delete;
+
+  JobId id() const noexcept;
+  const std::string& name() const noexcept;
+  Runspace& runspace() noexcept { return *runspace_; }
+  /// Position of the job's first input in its batch's range.
+  std::size_t input_index() const noexcept;
+
+  /// More Output besides the return value. A `const char*` is stored as std::string.
+  void write_output(std::any value);
+  /// A non-terminating error: the job goes on, and Completes with had_errors() true.
+  void write_error(std::string message);
+  void write_warning(std::string message);
+  void write_verbose(std::string message);
+  void write_debug(std::string message);
+  void write_information(std::string message);
+  /// Keeps the last record; percent is clamped to 0..100.
+  void write_progress(int percent, std::string status = {});
+
+  /// Set by a timeout, JobBatch::stop(), a forced clear or the pool's destruction.
+  bool stop_requested() const noexcept { return token_.stop_requested(); }
+  std::stop_token stop_token() const noexcept { return token_; }
+  /// Throws JobStopped once a stop was requested.
+  void check_stop();
+
+ private:
+  detail::JobRecord* record_;
+  Runspace* runspace_;
+  std::stop_token token_;
+};
+
+}  // namespace rsp

@@ -1,0 +1,43 @@
+#include "rsparallel/clear_jobs.hpp"
+
+#include "detail/pool_core.hpp"
+#include "detail/registry_core.hpp"
+
+namespace rsp {
+
+namespace {
+
+std::size_t clear(detail::RegistryCore& registry, const detail::PoolCore* pool,
+                  const ClearOptions& options) {
+  detail::JobFilter filter;
+  filter.pool = pool;
+  filter.name = options.name;
+  filter.id = options.id;
+  if (options.force) {
+    // A whole batch is stopped (its unread inputs dropped) unless one job was named by id.
+    if (!options.id) {
+      for (const auto& batch : registry.batches(filter)) detail::stop_batch(*batch);
+    }
+    for (const detail::JobPtr& job : registry.unfinished(filter)) {
+      if (auto owner = job->batch->pool.lock()) owner->stop_job(job);
+    }
+  }
+  return registry.remove_finished(filter);
+}
+
+}  // namespace
+
+std::size_t clear_runspace_jobs(RunspacePool& pool, ClearOptions options) {
+  return clear(pool.core()->registry(), pool.core().get(), options);
+}
+
+std::size_t clear_runspace_jobs(const std::shared_ptr<RunspacePool>& pool, ClearOptions options) {
+  if (!pool) throw std::invalid_argument("rsp::clear_runspace_jobs: pool is null");
+  return clear_runspace_jobs(*pool, std::move(options));
+}
+
+std::size_t clear_runspace_jobs(JobRegistry& registry, ClearOptions options) {
+  return clear(*registry.core(), nullptr, options);
+}
+
+}  // namespace rsp

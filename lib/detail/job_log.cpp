@@ -1,0 +1,109 @@
+#include "detail/job_log.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <system_error>
+
+namespace rsp::detail {
+
+std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  quoted += '"';
+  return quoted;
+}
+
+std::string iso_time(std::chrono::system_clock::time_point time) {
+  if (time.time_since_epoch().count() == 0) return {};
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(ms % 1000));
+  return text;
+}
+
+std::string csv_header() {
+  return "id,name,state,input_index,queued,started,finished,duration_ms,had_errors,errors,"
+         "warnings\r\n";
+}
+
+namespace {
+std::string joined(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines) {
+    if (!text.empty()) text += '\n';
+    text += line;
+  }
+  return text;
+}
+}  // namespace
+
+std::string csv_row(const ReceivedJob& job) {
+  std::vector<std::string> errors;
+  errors.reserve(job.errors.size());
+  for (const ErrorRecord& error : job.errors) errors.push_back(error.message);
+  char duration[32];
+  std::snprintf(duration, sizeof duration, "%.3f",
+                std::chrono::duration<double, std::milli>(job.duration).count());
+  std::string row;
+  row += std::to_string(job.id) + ',';
+  row += csv_field(job.name) + ',';
+  row += std::string(to_string(job.state)) + ',';
+  row += std::to_string(job.input_index) + ',';
+  row += iso_time(job.queued) + ',';
+  row += iso_time(job.started) + ',';
+  row += iso_time(job.finished) + ',';
+  row += std::string(duration) + ',';
+  row += job.had_errors() ? "true," : "false,";
+  row += csv_field(joined(errors)) + ',';
+  row += csv_field(joined(job.warnings));
+  row += "\r\n";
+  return row;
+}
+
+void append_log_rows(const std::filesystem::path& path, const std::vector<std::string>& rows) {
+  if (rows.empty()) return;
+  static std::mutex append_mutex;
+  std::lock_guard lock(append_mutex);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw std::system_error(errno, std::generic_category(),
+                            "rsp: cannot open the job log '" + path.string() + "'");
+  }
+  struct stat info {};
+  std::string text;
+  if (::fstat(fd, &info) == 0 && info.st_size == 0) text = csv_header();
+  for (const std::string& row : rows) text += row;
+  std::size_t written = 0;
+  int error = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = errno;
+      break;
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (error != 0) {
+    throw std::system_error(error, std::generic_category(),
+                            "rsp: cannot write the job log '" + path.string() + "'");
+  }
+}
+
+}  // namespace rsp::detail

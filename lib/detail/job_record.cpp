@@ -1,0 +1,36 @@
+#include "detail/job_record.hpp"
+
+namespace rsp::detail {
+
+bool JobRecord::try_start(const std::shared_ptr<RunspaceSlot>& runspace) {
+  std::lock_guard lock(mutex);
+  if (state.load(std::memory_order_relaxed) != JobState::NotStarted) return false;
+  slot = runspace;
+  started_at = std::chrono::steady_clock::now();
+  data.started = std::chrono::system_clock::now();
+  data.state = JobState::Running;
+  state.store(JobState::Running);
+  return true;
+}
+
+std::shared_ptr<RunspaceSlot> JobRecord::runspace() {
+  std::lock_guard lock(mutex);
+  return slot.lock();
+}
+
+std::optional<JobState> JobRecord::try_finish(JobState final_state, ErrorRecord* error,
+                                              bool only_running) {
+  std::lock_guard lock(mutex);
+  JobState previous = state.load(std::memory_order_relaxed);
+  if (is_finished(previous) || (only_running && previous != JobState::Running)) return std::nullopt;
+  data.finished = std::chrono::system_clock::now();
+  if (previous == JobState::Running) {
+    data.duration = std::chrono::steady_clock::now() - started_at;
+  }
+  if (error != nullptr) data.errors.push_back(std::move(*error));
+  data.state = final_state;
+  state.store(final_state);
+  return previous;
+}
+
+}  // namespace rsp::detail

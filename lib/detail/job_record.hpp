@@ -1,0 +1,55 @@
+// One job from creation to disposal: what receivers get, plus the control fields that the
+// runspace, the deadline watcher and stop requests race on.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "rsparallel/detail/job_work.hpp"
+#include "rsparallel/job.hpp"
+
+namespace rsp::detail {
+
+class BatchCore;
+struct RunspaceSlot;
+
+struct JobRecord {
+  // Set before the job reaches a runspace; never changed after.
+  JobId id = 0;
+  std::size_t input_index = 0;
+  // Written by the running job under `mutex` until the state is final; read-only after that.
+  ReceivedJob data;
+  std::mutex mutex;
+  std::atomic<JobState> state{JobState::NotStarted};
+  std::shared_ptr<BatchCore> batch;
+  std::unique_ptr<JobWork> work;       // touched only by the runspace that runs the job
+  std::weak_ptr<RunspaceSlot> slot;    // the runspace it started on; guarded by `mutex`
+  std::chrono::steady_clock::time_point started_at{};
+  bool received = false;               // guarded by the registry's mutex
+
+  /// NotStarted -> Running on `runspace`. False when the job was stopped before it could start.
+  bool try_start(const std::shared_ptr<RunspaceSlot>& runspace);
+  /// The runspace the job started on, if it started and that runspace still exists.
+  std::shared_ptr<RunspaceSlot> runspace();
+
+  /// NotStarted or Running (only Running when `only_running`) -> `final_state`, stamping the
+  /// finish time and adding `error` if given. Exactly one caller wins and gets the state it left;
+  /// the winner must then publish the job (PoolCore::publish_finished).
+  std::optional<JobState> try_finish(JobState final_state, ErrorRecord* error = nullptr,
+                                     bool only_running = false);
+
+  /// Appends under the lock while the job is still unfinished; drops the write afterwards.
+  template <class Fn>
+  void write(Fn&& fn) {
+    std::lock_guard lock(mutex);
+    if (!is_finished(state.load(std::memory_order_relaxed))) fn(data);
+  }
+};
+
+using JobPtr = std::shared_ptr<JobRecord>;
+
+}  // namespace rsp::detail

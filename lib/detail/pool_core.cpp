@@ -1,0 +1,549 @@
+#include "detail/pool_core.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include <boost/asio/post.hpp>
+#include <boost/thread/exceptions.hpp>
+
+#include "detail/errors.hpp"
+#include "detail/registry_core.hpp"
+
+namespace rsp::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::int64_t kNotArmed = std::numeric_limits<std::int64_t>::max();
+
+std::int64_t to_ns(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+Clock::time_point from_ns(std::int64_t ns) {
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
+}
+
+ErrorRecord timeout_error(std::chrono::milliseconds timeout) {
+  std::string message = "timed out after " + std::to_string(timeout.count()) + " ms";
+  return ErrorRecord{message, "rsp::JobTimedOut", std::make_exception_ptr(JobTimedOut(message))};
+}
+
+// Drops an interrupt that was meant for the job that just ended, so the next job never sees it.
+void consume_interrupt() {
+  if (!boost::this_thread::interruption_requested()) return;
+  try {
+    boost::this_thread::interruption_point();
+  } catch (const boost::thread_interrupted&) {
+  }
+}
+
+void run_hook(const std::function<void(Runspace&)>& hook, Runspace& runspace) {
+  if (!hook) return;
+  try {
+    hook(runspace);
+  } catch (...) {
+    // A close hook has nobody left to report to; the runspace closes regardless.
+  }
+}
+
+}  // namespace
+
+RunspaceSlot::RunspaceSlot(std::size_t index, std::shared_ptr<const SessionState> session_state)
+    : runspace(index, session_state->variables), session(std::move(session_state)) {}
+
+PoolCore::PoolCore(PoolOptions options, std::shared_ptr<RegistryCore> registry)
+    : options_(std::move(options)),
+      registry_(std::move(registry)),
+      session_(std::make_shared<const SessionState>(options_.session)),
+      armed_at_(kNotArmed),
+      watch_timer_(registry_->watch_io()) {}
+
+PoolCore::~PoolCore() = default;
+
+void PoolCore::start() {
+  std::lock_guard lock(mutex_);
+  for (std::size_t i = 0; i < options_.min_runspaces; ++i) spawn_locked(free_index_locked());
+}
+
+// ---- runspaces ----------------------------------------------------------------------------
+
+std::size_t PoolCore::free_index_locked() const {
+  for (std::size_t index = 0;; ++index) {
+    bool used = std::any_of(slots_.begin(), slots_.end(),
+                            [&](const auto& slot) { return slot->runspace.index() == index; });
+    if (!used) return index;
+  }
+}
+
+void PoolCore::spawn_locked(std::size_t index) {
+  // Threads of runspaces closed for idleness are done or nearly; reap the finished ones.
+  std::erase_if(retired_, [](const auto& slot) {
+    return slot->thread.try_join_for(boost::chrono::milliseconds(0));
+  });
+  auto slot = std::make_shared<RunspaceSlot>(index, session_);
+  std::lock_guard slot_lock(slot->mutex);
+  slot->thread = boost::thread([self = shared_from_this(), slot] { self->runspace_main(slot); });
+  slots_.push_back(std::move(slot));
+  ++starting_;
+}
+
+void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
+  std::optional<ErrorRecord> open_error;
+  if (session_->open) {
+    try {
+      session_->open(slot->runspace);
+    } catch (...) {
+      open_error = describe_current_exception();
+      open_error->message = "runspace " + std::to_string(slot->runspace.index()) +
+                            " failed to open: " + open_error->message;
+      std::lock_guard lock(mutex_);
+      open_errors_.push_back(open_error->message);
+    }
+  }
+  bool first = true;
+  while (JobPtr job = next_job(slot, first)) {
+    first = false;
+    if (open_error) {
+      // A runspace whose session did not open fails its jobs clearly rather than run them
+      // without the state they expect.
+      ErrorRecord error = *open_error;
+      if (auto previous = job->try_finish(JobState::Failed, &error)) publish_finished(job, *previous);
+    } else if (!run_job(slot, job)) {
+      run_hook(slot->session->close, slot->runspace);  // abandoned: the pool is not ours now
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    after_run_locked(job);
+  }
+  run_hook(slot->session->close, slot->runspace);
+}
+
+JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first) {
+  std::unique_lock lock(mutex_);
+  if (first) --starting_;
+  ++idle_;
+  auto idle_deadline = Clock::now() + options_.idle_timeout;
+  while (!closing_.load()) {
+    while (!ready_.empty()) {
+      JobPtr job = std::move(ready_.front());
+      ready_.pop_front();
+      if (job->state.load() != JobState::NotStarted) continue;  // stopped while queued
+      BatchCore& batch = *job->batch;
+      if (batch.options.max_running != 0 && batch.running_now >= batch.options.max_running) {
+        deferred_.push_back(std::move(job));
+        continue;
+      }
+      ++batch.running_now;
+      --idle_;
+      ++busy_;
+      return job;
+    }
+    if (slots_.size() <= options_.min_runspaces) {
+      work_cv_.wait(lock);
+    } else if (work_cv_.wait_until(lock, idle_deadline) == std::cv_status::timeout) {
+      if (slots_.size() > options_.min_runspaces && ready_.empty() && !closing_.load()) {
+        std::erase(slots_, slot);
+        retired_.push_back(slot);
+        --idle_;
+        return nullptr;
+      }
+      idle_deadline = Clock::now() + options_.idle_timeout;
+    }
+  }
+  --idle_;
+  return nullptr;
+}
+
+bool PoolCore::run_job(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& job) {
+  std::stop_token token;
+  {
+    std::lock_guard lock(slot->mutex);
+    slot->current = job;
+    token = slot->stop.get_token();
+  }
+  if (job->try_start(slot)) {
+    ++job->batch->running;
+    std::chrono::milliseconds timeout = job->batch->options.timeout;
+    if (timeout.count() > 0) {
+      Clock::time_point deadline = job->started_at + timeout;
+      bool armed = false;
+      {
+        std::lock_guard lock(slot->mutex);
+        if (!slot->stopping) {
+          slot->deadline = deadline;
+          armed = true;
+        }
+      }
+      if (armed) arm(deadline);
+    }
+    JobContext context(*job, slot->runspace, token);
+    JobState outcome = JobState::Completed;
+    std::optional<ErrorRecord> error;
+    try {
+      job->work->run(context);
+    } catch (const JobStopped&) {
+      outcome = token.stop_requested() ? JobState::Stopped : JobState::Failed;
+      if (outcome == JobState::Failed) error = describe_current_exception();
+    } catch (const boost::thread_interrupted&) {
+      outcome = token.stop_requested() ? JobState::Stopped : JobState::Failed;
+      if (outcome == JobState::Failed) error = describe_current_exception();
+    } catch (...) {
+      outcome = JobState::Failed;
+      error = describe_current_exception();
+    }
+    job->work.reset();
+    if (auto previous = job->try_finish(outcome, error ? &*error : nullptr)) {
+      publish_finished(job, *previous);
+    }
+  }
+  {
+    std::lock_guard lock(slot->mutex);
+    if (slot->abandoned) return false;
+    slot->current = nullptr;
+    slot->deadline = Clock::time_point::max();
+    slot->stopping = false;
+    if (slot->stop.stop_requested()) slot->stop = std::stop_source();
+  }
+  // No stop can target this runspace now that `current` is clear; drop one already sent.
+  consume_interrupt();
+  return true;
+}
+
+void PoolCore::after_run_locked(const JobPtr& job) {
+  --busy_;
+  BatchCore& batch = *job->batch;
+  --batch.running_now;
+  // A job held back by max_running may run now; drop stopped ones met on the way.
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    if ((*it)->state.load() != JobState::NotStarted) {
+      it = deferred_.erase(it);
+    } else if ((*it)->batch.get() == &batch) {
+      ready_.push_front(std::move(*it));
+      deferred_.erase(it);
+      work_cv_.notify_one();
+      break;
+    } else {
+      ++it;
+    }
+  }
+}
+
+// ---- feeding -------------------------------------------------------------------------------
+
+void PoolCore::add_batch(const std::shared_ptr<BatchCore>& batch) {
+  {
+    std::lock_guard lock(hungry_mutex_);
+    hungry_.push_back(batch);
+    ++hungry_count_;
+  }
+  schedule_feed();
+}
+
+void PoolCore::schedule_feed() {
+  if (closing_.load() || feed_scheduled_.exchange(true)) return;
+  boost::asio::post(registry_->feed_io(), [weak = weak_from_this()] {
+    if (auto self = weak.lock()) {
+      self->feed_scheduled_.store(false);
+      self->feed();
+    }
+  });
+}
+
+void PoolCore::remove_hungry(const std::shared_ptr<BatchCore>& batch) {
+  std::lock_guard lock(hungry_mutex_);
+  if (std::erase(hungry_, batch) != 0) --hungry_count_;
+}
+
+void PoolCore::feed() {
+  std::lock_guard feed_lock(feed_mutex_);
+  std::vector<JobPtr> created;
+  std::vector<std::shared_ptr<BatchCore>> ended;
+  while (!closing_.load() && unfinished_.load() < options_.max_queue) {
+    std::shared_ptr<BatchCore> batch;
+    {
+      std::lock_guard lock(hungry_mutex_);
+      if (hungry_.empty()) break;
+      batch = hungry_.front();  // round robin between batches
+      hungry_.pop_front();
+      hungry_.push_back(batch);
+    }
+    if (batch->stop_requested.load()) {
+      remove_hungry(batch);
+      ended.push_back(batch);
+      continue;
+    }
+    PulledJob pulled;
+    std::optional<ErrorRecord> read_error;
+    try {
+      pulled = batch->feed()->pull(batch->slice);
+    } catch (...) {
+      read_error = describe_current_exception();
+      read_error->message = "reading input " + std::to_string(batch->inputs_pulled) +
+                            " of the batch failed: " + read_error->message;
+    }
+    if (pulled.count == 0 && !read_error) {
+      remove_hungry(batch);
+      ended.push_back(batch);
+      continue;
+    }
+    auto job = std::make_shared<JobRecord>();
+    job->batch = batch;
+    job->input_index = batch->inputs_pulled;
+    job->data.name = batch->name;
+    job->data.input_index = batch->inputs_pulled;
+    job->data.input_count = pulled.count;
+    job->work = std::move(pulled.work);
+    batch->inputs_pulled += pulled.count;
+    ++unfinished_;
+    ++batch->unfinished;
+    if (batch->stop_requested.load()) {  // stopped while we read: the job never existed
+      --unfinished_;
+      batch->cancel_creation();
+      remove_hungry(batch);
+      ended.push_back(batch);
+      continue;
+    }
+    ++batch->created;
+    if (read_error) {
+      // Reading the range threw: the batch ends here, and a Failed job carries the error.
+      job->work.reset();
+      job->data.errors.push_back(std::move(*read_error));
+      remove_hungry(batch);
+      ended.push_back(batch);
+    }
+    created.push_back(std::move(job));
+    if (created.size() >= 256) enqueue(created);
+  }
+  enqueue(created);
+  for (const auto& batch : ended) {
+    batch->feed().reset();  // release the range (and the caller's, if referenced) at once
+    batch->mark_feeding_done();
+  }
+}
+
+void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
+  if (jobs.empty()) return;
+  registry_->add_jobs(jobs);
+  std::vector<JobPtr> refused;
+  std::vector<JobPtr> failed;
+  {
+    std::lock_guard lock(mutex_);
+    for (JobPtr& job : jobs) {
+      if (!job->work) {
+        failed.push_back(std::move(job));
+      } else if (closing_.load() || job->batch->stop_requested.load()) {
+        refused.push_back(std::move(job));
+      } else {
+        ready_.push_back(std::move(job));
+      }
+    }
+    std::size_t ready_now = ready_.size();
+    std::size_t waiting = idle_ + starting_;
+    while (waiting < ready_now && slots_.size() < options_.max_runspaces && !closing_.load()) {
+      spawn_locked(free_index_locked());
+      ++waiting;
+    }
+  }
+  work_cv_.notify_all();
+  for (const JobPtr& job : failed) {
+    if (auto previous = job->try_finish(JobState::Failed)) publish_finished(job, *previous);
+  }
+  for (const JobPtr& job : refused) {
+    if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
+  }
+  jobs.clear();
+}
+
+// ---- finishing and stopping ----------------------------------------------------------------
+
+void PoolCore::publish_finished(const JobPtr& job, JobState previous) {
+  registry_->publish(job);
+  job->batch->on_job_finished(job->state.load(), previous);
+  unfinished_.fetch_sub(1);
+  if (hungry_count_.load() != 0) schedule_feed();
+}
+
+void PoolCore::request_stop_locked(RunspaceSlot& slot, Clock::time_point now) {
+  slot.stopping = true;
+  slot.deadline = now + options_.stop_grace;
+  slot.stop.request_stop();
+  slot.thread.interrupt();
+}
+
+void PoolCore::stop_job(const JobPtr& job) {
+  if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
+  std::shared_ptr<RunspaceSlot> slot = job->runspace();
+  if (!slot) return;
+  Clock::time_point deadline;
+  {
+    std::lock_guard lock(slot->mutex);
+    if (slot->current != job || slot->stopping || slot->abandoned) return;
+    request_stop_locked(*slot, Clock::now());
+    deadline = slot->deadline;
+  }
+  arm(deadline);
+}
+
+// ---- the deadline watcher ------------------------------------------------------------------
+
+void PoolCore::arm(Clock::time_point deadline) {
+  std::int64_t wanted = to_ns(deadline);
+  std::int64_t current = armed_at_.load();
+  while (wanted < current) {
+    if (armed_at_.compare_exchange_weak(current, wanted)) {
+      boost::asio::post(registry_->watch_io(), [weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->rearm();
+      });
+      return;
+    }
+  }
+}
+
+void PoolCore::rearm() {
+  std::int64_t at = armed_at_.load();
+  if (at == kNotArmed || closing_.load()) return;
+  watch_timer_.expires_at(from_ns(at));
+  watch_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& error) {
+    if (error) return;  // re-armed earlier, or cancelled
+    if (auto self = weak.lock()) self->on_watch();
+  });
+}
+
+void PoolCore::on_watch() {
+  armed_at_.store(kNotArmed);
+  Clock::time_point now = Clock::now();
+  Clock::time_point next = Clock::time_point::max();
+  std::vector<std::shared_ptr<RunspaceSlot>> slots;
+  {
+    std::lock_guard lock(mutex_);
+    slots = slots_;
+  }
+  for (const auto& slot : slots) {
+    JobPtr timed_out;
+    JobPtr abandoned;
+    std::optional<JobState> previous;
+    {
+      std::lock_guard lock(slot->mutex);
+      if (!slot->current || slot->abandoned) continue;
+      if (slot->deadline > now) {
+        next = std::min(next, slot->deadline);
+        continue;
+      }
+      if (!slot->stopping) {
+        ErrorRecord error = timeout_error(slot->current->batch->options.timeout);
+        previous = slot->current->try_finish(JobState::TimedOut, &error, true);
+        if (previous) timed_out = slot->current;
+        request_stop_locked(*slot, now);
+        next = std::min(next, slot->deadline);
+      } else if (!closing_.load()) {  // shutdown abandons on its own
+        slot->abandoned = true;
+        slot->thread.detach();
+        abandoned = slot->current;
+      }
+    }
+    if (timed_out) publish_finished(timed_out, *previous);
+    if (abandoned) abandon(slot, abandoned);
+  }
+  if (next != Clock::time_point::max()) arm(next);
+}
+
+void PoolCore::abandon(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& job) {
+  ++abandoned_;
+  if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
+  std::lock_guard lock(mutex_);
+  std::erase(slots_, slot);
+  after_run_locked(job);
+  // A fresh runspace takes its place, so the pool keeps its capacity.
+  if (!closing_.load()) spawn_locked(slot->runspace.index());
+}
+
+// ---- shutdown ------------------------------------------------------------------------------
+
+void PoolCore::shutdown() {
+  std::vector<JobPtr> queued;
+  std::vector<std::shared_ptr<RunspaceSlot>> slots;
+  std::vector<std::shared_ptr<RunspaceSlot>> retired;
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_.exchange(true)) return;
+    queued.assign(std::make_move_iterator(ready_.begin()), std::make_move_iterator(ready_.end()));
+    queued.insert(queued.end(), std::make_move_iterator(deferred_.begin()),
+                  std::make_move_iterator(deferred_.end()));
+    ready_.clear();
+    deferred_.clear();
+    slots = slots_;
+    retired = std::move(retired_);
+    retired_.clear();
+  }
+  work_cv_.notify_all();
+  std::vector<std::shared_ptr<BatchCore>> hungry;
+  {
+    std::lock_guard lock(hungry_mutex_);
+    hungry.assign(hungry_.begin(), hungry_.end());
+    hungry_.clear();
+    hungry_count_.store(0);
+  }
+  for (const auto& batch : hungry) {
+    batch->stop_requested.store(true);
+    batch->mark_feeding_done();
+  }
+  for (const JobPtr& job : queued) {
+    if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
+  }
+  Clock::time_point now = Clock::now();
+  for (const auto& slot : slots) {
+    std::lock_guard lock(slot->mutex);
+    if (slot->current && !slot->stopping) request_stop_locked(*slot, now);
+  }
+  Clock::time_point deadline = now + options_.stop_grace;
+  auto boost_deadline = boost::chrono::steady_clock::now() +
+                        boost::chrono::nanoseconds((deadline - Clock::now()).count());
+  auto join_or_abandon = [&](const std::shared_ptr<RunspaceSlot>& slot) {
+    boost::thread thread;
+    {
+      std::lock_guard lock(slot->mutex);
+      thread = std::move(slot->thread);
+    }
+    if (!thread.joinable()) return;
+    if (thread.get_id() != boost::this_thread::get_id() && thread.try_join_until(boost_deadline)) {
+      return;
+    }
+    JobPtr job;
+    {
+      std::lock_guard lock(slot->mutex);
+      slot->abandoned = true;
+      job = slot->current;
+    }
+    thread.detach();
+    if (job) {
+      ++abandoned_;
+      if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
+    }
+  };
+  for (const auto& slot : slots) join_or_abandon(slot);
+  for (const auto& slot : retired) join_or_abandon(slot);
+  {
+    std::lock_guard lock(mutex_);
+    slots_.clear();
+  }
+  boost::asio::post(registry_->watch_io(), [self = shared_from_this()] { self->watch_timer_.cancel(); });
+}
+
+// ---- counters ------------------------------------------------------------------------------
+
+std::size_t PoolCore::open_runspaces() const {
+  std::lock_guard lock(mutex_);
+  return slots_.size();
+}
+
+std::size_t PoolCore::busy_runspaces() const {
+  std::lock_guard lock(mutex_);
+  return busy_;
+}
+
+std::vector<std::string> PoolCore::open_errors() const {
+  std::lock_guard lock(mutex_);
+  return open_errors_;
+}
+
+}  // namespace rsp::detail

@@ -1,0 +1,121 @@
+// The pool's shared core: its runspaces (Boost.Thread threads), the queue of created jobs, the
+// feeder that pulls inputs as places free, and the deadline watcher.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/thread/thread.hpp>
+
+#include "detail/batch_core.hpp"
+#include "detail/job_record.hpp"
+#include "rsparallel/runspace_pool.hpp"
+
+namespace rsp::detail {
+
+class RegistryCore;
+
+/// One runspace. `mutex` guards the job it runs and everything that targets that job (stop,
+/// interrupt, deadline), so a stop meant for one job can never reach the next.
+struct RunspaceSlot {
+  RunspaceSlot(std::size_t index, std::shared_ptr<const SessionState> session);
+
+  Runspace runspace;
+  const std::shared_ptr<const SessionState> session;  // for the close hook of an abandoned thread
+
+  std::mutex mutex;
+  boost::thread thread;
+  JobPtr current;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  bool stopping = false;   // the deadline is the stop grace
+  bool abandoned = false;  // detached; the thread no longer touches the pool
+  std::stop_source stop;   // replaced after a job that used it
+};
+
+class PoolCore : public std::enable_shared_from_this<PoolCore> {
+ public:
+  PoolCore(PoolOptions options, std::shared_ptr<RegistryCore> registry);
+  ~PoolCore();
+
+  /// Opens min_runspaces; called once right after construction.
+  void start();
+  /// Stops everything; idempotent; returns within about stop_grace.
+  void shutdown();
+  bool closing() const noexcept { return closing_.load(); }
+
+  const PoolOptions& options() const noexcept { return options_; }
+  RegistryCore& registry() const noexcept { return *registry_; }
+
+  /// A new batch to feed.
+  void add_batch(const std::shared_ptr<BatchCore>& batch);
+  void schedule_feed();
+
+  /// The winner of JobRecord::try_finish calls this: publish, count, free a place.
+  void publish_finished(const JobPtr& job, JobState previous);
+  /// Ends the job Stopped; a running one is also interrupted and given stop_grace.
+  void stop_job(const JobPtr& job);
+
+  std::size_t open_runspaces() const;
+  std::size_t busy_runspaces() const;
+  std::size_t unfinished_jobs() const noexcept { return unfinished_.load(); }
+  std::size_t abandoned_runspaces() const noexcept { return abandoned_.load(); }
+  std::vector<std::string> open_errors() const;
+
+ private:
+  void feed();
+  void remove_hungry(const std::shared_ptr<BatchCore>& batch);
+  void enqueue(std::vector<JobPtr>& jobs);
+  void spawn_locked(std::size_t index);
+  std::size_t free_index_locked() const;
+  void runspace_main(const std::shared_ptr<RunspaceSlot>& slot);
+  /// The next job this runspace may run, or null when the pool closes or the runspace idled out.
+  JobPtr next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first);
+  /// Runs one job; false when the runspace was abandoned meanwhile.
+  bool run_job(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& job);
+  void after_run_locked(const JobPtr& job);
+  void request_stop_locked(RunspaceSlot& slot, std::chrono::steady_clock::time_point now);
+  void arm(std::chrono::steady_clock::time_point deadline);
+  void rearm();
+  void on_watch();
+  void abandon(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& job);
+
+  const PoolOptions options_;
+  const std::shared_ptr<RegistryCore> registry_;
+  const std::shared_ptr<const SessionState> session_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable work_cv_;
+  std::deque<JobPtr> ready_;
+  std::deque<JobPtr> deferred_;  // their batch was at max_running when they came up
+  std::vector<std::shared_ptr<RunspaceSlot>> slots_;    // open, not abandoned
+  std::vector<std::shared_ptr<RunspaceSlot>> retired_;  // closed when idle; joined later
+  std::size_t idle_ = 0;
+  std::size_t busy_ = 0;
+  std::size_t starting_ = 0;  // spawned, not yet waiting for a job
+  std::vector<std::string> open_errors_;
+  std::atomic<bool> closing_{false};
+  std::atomic<std::size_t> unfinished_{0};  // places under max_queue taken
+  std::atomic<std::size_t> abandoned_{0};
+
+  std::mutex feed_mutex_;  // held while reading input ranges
+  std::mutex hungry_mutex_;
+  std::deque<std::shared_ptr<BatchCore>> hungry_;  // batches with inputs left
+  std::atomic<std::size_t> hungry_count_{0};
+  std::atomic<bool> feed_scheduled_{false};
+
+  std::atomic<std::int64_t> armed_at_;  // the watch timer's expiry, steady ns; max = none
+  boost::asio::steady_timer watch_timer_;  // only touched on the watch executor
+};
+
+}  // namespace rsp::detail

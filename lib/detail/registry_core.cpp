@@ -1,0 +1,238 @@
+#include "detail/registry_core.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+
+namespace rsp::detail {
+
+bool JobFilter::matches(const JobRecord& job) const {
+  if (id && job.id != *id) return false;
+  const BatchCore& owner = *job.batch;
+  return matches(owner);
+}
+
+bool JobFilter::matches(const BatchCore& owner) const {
+  if (pool != nullptr && owner.pool_identity != pool) return false;
+  if (batch != nullptr && &owner != batch) return false;
+  return name.empty() || owner.name == name;
+}
+
+Executor::Executor(const char* role)
+    : io_(std::make_shared<boost::asio::io_context>(1)),
+      guard_(boost::asio::make_work_guard(*io_)),
+      thread_([io = io_] { io->run(); }) {
+  (void)role;
+}
+
+Executor::~Executor() {
+  guard_.reset();
+  io_->stop();
+  // The last owner may be one of this executor's own handlers; the thread keeps io_ alive.
+  if (thread_.get_id() == std::this_thread::get_id()) {
+    thread_.detach();
+  } else {
+    thread_.join();
+  }
+}
+
+RegistryCore::RegistryCore() = default;
+
+void RegistryCore::add_batch(std::shared_ptr<BatchCore> batch) {
+  std::lock_guard lock(mutex_);
+  prune_batches_locked();
+  batches_.push_back(std::move(batch));
+}
+
+void RegistryCore::add_jobs(std::span<const JobPtr> jobs) {
+  auto now = std::chrono::system_clock::now();
+  std::lock_guard lock(mutex_);
+  for (const JobPtr& job : jobs) {
+    job->id = base_id_ + jobs_.size();
+    job->data.id = job->id;
+    job->data.queued = now;
+    jobs_.push_back(job);
+    ++job->batch->held;
+  }
+  held_ += jobs.size();
+}
+
+void RegistryCore::publish(const JobPtr& job) {
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (find_locked(job->id) != job) return;  // cleared by force before it was published
+    finished_.push_back(job);
+    wake = waiters_ != 0;
+  }
+  if (wake) changed_.notify_all();
+}
+
+void RegistryCore::notify_changed() {
+  { std::lock_guard lock(mutex_); }  // orders the change before a waiter's predicate check
+  changed_.notify_all();
+}
+
+std::vector<JobPtr> RegistryCore::unfinished(const JobFilter& filter) const {
+  std::vector<JobPtr> found;
+  std::lock_guard lock(mutex_);
+  if (filter.id) {
+    JobPtr job = find_locked(*filter.id);
+    if (job && !is_finished(job->state.load()) && filter.matches(*job)) found.push_back(job);
+    return found;
+  }
+  for (const JobPtr& job : jobs_) {
+    if (job && !is_finished(job->state.load()) && filter.matches(*job)) found.push_back(job);
+  }
+  return found;
+}
+
+std::vector<std::shared_ptr<BatchCore>> RegistryCore::batches(const JobFilter& filter) const {
+  std::vector<std::shared_ptr<BatchCore>> found;
+  std::lock_guard lock(mutex_);
+  for (const auto& batch : batches_) {
+    if (filter.matches(*batch)) found.push_back(batch);
+  }
+  return found;
+}
+
+bool RegistryCore::scope_done_locked(const JobFilter& filter) const {
+  if (filter.id) {
+    JobPtr job = find_locked(*filter.id);
+    return !job || !filter.matches(*job) || is_finished(job->state.load());
+  }
+  return std::none_of(batches_.begin(), batches_.end(), [&](const auto& batch) {
+    return filter.matches(*batch) && !batch->done();
+  });
+}
+
+bool RegistryCore::has_match_locked(const JobFilter& filter,
+                                    const std::unordered_set<JobId>* skip) const {
+  return std::any_of(finished_.begin(), finished_.end(), [&](const JobPtr& job) {
+    return filter.matches(*job) && (skip == nullptr || !skip->contains(job->id));
+  });
+}
+
+bool RegistryCore::wait(const JobFilter& filter, bool any,
+                        std::chrono::steady_clock::time_point until,
+                        const std::unordered_set<JobId>* skip) {
+  std::unique_lock lock(mutex_);
+  ++waiters_;
+  changed_.wait_until(lock, until, [&] {
+    return scope_done_locked(filter) || (any && has_match_locked(filter, skip));
+  });
+  --waiters_;
+  return scope_done_locked(filter);
+}
+
+std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep,
+                                       std::unordered_set<JobId>* delivered,
+                                       std::vector<ReceivedJob>& out) {
+  std::vector<JobPtr> jobs;
+  std::lock_guard lock(mutex_);
+  if (keep) {
+    for (const JobPtr& job : finished_) {
+      if (!filter.matches(*job) || (delivered != nullptr && delivered->contains(job->id))) continue;
+      if (delivered != nullptr) delivered->insert(job->id);
+      if (!job->received) {
+        job->received = true;
+        ++job->batch->received;
+      }
+      jobs.push_back(job);
+    }
+  } else {
+    auto taken = std::stable_partition(finished_.begin(), finished_.end(),
+                                       [&](const JobPtr& job) { return !filter.matches(*job); });
+    jobs.assign(std::make_move_iterator(taken), std::make_move_iterator(finished_.end()));
+    finished_.erase(taken, finished_.end());
+    for (const JobPtr& job : jobs) {
+      if (!job->received) {
+        job->received = true;
+        ++job->batch->received;
+      }
+      drop_locked(job);
+    }
+    prune_batches_locked();
+  }
+  std::sort(jobs.begin(), jobs.end(), [](const JobPtr& a, const JobPtr& b) { return a->id < b->id; });
+  // Under the lock: a kept job's data may be taken by another receiver right after.
+  out.reserve(out.size() + jobs.size());
+  for (const JobPtr& job : jobs) out.push_back(keep ? job->data : std::move(job->data));
+  return jobs;
+}
+
+void RegistryCore::put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob> data) {
+  {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      JobPtr& job = jobs[i];
+      job->data = std::move(data[i]);
+      // Its place in jobs_ may have been trimmed; ids below base_id_ go to the front.
+      while (job->id < base_id_) {
+        jobs_.push_front(nullptr);
+        --base_id_;
+      }
+      jobs_[job->id - base_id_] = job;
+      job->received = false;
+      --job->batch->received;
+      ++job->batch->held;
+      ++held_;
+      // Its batch may have been pruned when the job was taken; track it again.
+      if (std::none_of(batches_.begin(), batches_.end(),
+                       [&](const auto& b) { return b == job->batch; })) {
+        batches_.push_back(job->batch);
+      }
+      finished_.push_back(std::move(job));
+    }
+  }
+  changed_.notify_all();
+}
+
+std::size_t RegistryCore::remove_finished(const JobFilter& filter) {
+  std::lock_guard lock(mutex_);
+  auto removed = std::stable_partition(finished_.begin(), finished_.end(),
+                                       [&](const JobPtr& job) { return !filter.matches(*job); });
+  std::size_t count = static_cast<std::size_t>(finished_.end() - removed);
+  for (auto it = removed; it != finished_.end(); ++it) drop_locked(*it);
+  finished_.erase(removed, finished_.end());
+  prune_batches_locked();
+  return count;
+}
+
+JobPtr RegistryCore::find_locked(JobId id) const {
+  if (id < base_id_ || id - base_id_ >= jobs_.size()) return nullptr;
+  return jobs_[id - base_id_];
+}
+
+void RegistryCore::drop_locked(const JobPtr& job) {
+  jobs_[job->id - base_id_] = nullptr;
+  --job->batch->held;
+  --held_;
+  while (!jobs_.empty() && jobs_.front() == nullptr) {
+    jobs_.pop_front();
+    ++base_id_;
+  }
+}
+
+void RegistryCore::prune_batches_locked() {
+  std::erase_if(batches_, [](const auto& batch) { return batch->done() && batch->held.load() == 0; });
+}
+
+std::size_t RegistryCore::size() const {
+  std::lock_guard lock(mutex_);
+  return held_;
+}
+
+std::optional<JobState> RegistryCore::state(JobId id) const {
+  std::lock_guard lock(mutex_);
+  JobPtr job = find_locked(id);
+  if (!job) return std::nullopt;
+  return job->state.load();
+}
+
+JobId RegistryCore::next_id() const {
+  std::lock_guard lock(mutex_);
+  return base_id_ + jobs_.size();
+}
+
+}  // namespace rsp::detail

@@ -1,0 +1,49 @@
+#include "rsparallel/invoke_parallel.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "detail/pool_core.hpp"
+#include "detail/receive_engine.hpp"
+#include "detail/validate.hpp"
+#include "rsparallel/progress_bar.hpp"
+
+namespace rsp {
+
+void validate(const ParallelOptions& options) {
+  detail::require_not_negative("ParallelOptions::timeout", options.timeout);
+  if (options.max_running > 65535) {
+    detail::reject("ParallelOptions::max_running", "0..65535 (0 = the machine's cores)",
+                   std::to_string(options.max_running));
+  }
+}
+
+namespace detail {
+
+std::shared_ptr<RunspacePool> parallel_pool(const ParallelOptions& options) {
+  if (options.pool) return options.pool;
+  std::size_t runspaces = options.max_running;
+  if (runspaces == 0) runspaces = std::max(1u, std::thread::hardware_concurrency());
+  return new_runspace_pool({.min_runspaces = runspaces, .max_runspaces = runspaces});
+}
+
+std::vector<ReceivedJob> receive_batch_in_order(const JobBatch& batch,
+                                                const ParallelOptions& options) {
+  BatchCore& core = *batch.core();
+  JobFilter mine;
+  mine.batch = &core;
+  ReceiveOptions receive{.timeout = std::chrono::milliseconds(0), .log_file = options.log_file};
+  std::unique_ptr<ProgressBar> bar = options.show_progress ? ProgressBar::for_stderr() : nullptr;
+  if (bar) receive.on_progress = [&](const Progress& progress) { bar->update(progress); };
+  std::vector<ReceivedJob> jobs;
+  receive_each(*core.registry, mine, receive,
+               [&](ReceivedJob& job) { jobs.push_back(std::move(job)); });
+  if (bar) bar->finish();
+  std::sort(jobs.begin(), jobs.end(), [](const ReceivedJob& a, const ReceivedJob& b) {
+    return a.input_index < b.input_index;
+  });
+  return jobs;
+}
+
+}  // namespace detail
+}  // namespace rsp

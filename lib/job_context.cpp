@@ -1,0 +1,56 @@
+#include "rsparallel/job_context.hpp"
+
+#include <algorithm>
+
+#include "detail/batch_core.hpp"
+#include "detail/job_record.hpp"
+
+namespace rsp {
+
+JobId JobContext::id() const noexcept { return record_->id; }
+
+// From the batch, not the record's data: a receiver may already own that data.
+const std::string& JobContext::name() const noexcept { return record_->batch->name; }
+
+std::size_t JobContext::input_index() const noexcept { return record_->input_index; }
+
+void JobContext::write_output(std::any value) {
+  if (const char* const* text = std::any_cast<const char*>(&value)) value = std::string(*text);
+  record_->write([&](ReceivedJob& data) { data.output.push_back(std::move(value)); });
+}
+
+void JobContext::write_error(std::string message) {
+  record_->write([&](ReceivedJob& data) {
+    data.errors.push_back(ErrorRecord{std::move(message), "rsp::WriteError", nullptr});
+  });
+}
+
+void JobContext::write_warning(std::string message) {
+  record_->write([&](ReceivedJob& data) { data.warnings.push_back(std::move(message)); });
+}
+
+void JobContext::write_verbose(std::string message) {
+  record_->write([&](ReceivedJob& data) { data.verbose.push_back(std::move(message)); });
+}
+
+void JobContext::write_debug(std::string message) {
+  record_->write([&](ReceivedJob& data) { data.debug.push_back(std::move(message)); });
+}
+
+void JobContext::write_information(std::string message) {
+  record_->write([&](ReceivedJob& data) { data.information.push_back(std::move(message)); });
+}
+
+void JobContext::write_progress(int percent, std::string status) {
+  record_->write([&](ReceivedJob& data) {
+    data.progress = ProgressRecord{std::clamp(percent, 0, 100), std::move(status)};
+  });
+}
+
+void JobContext::check_stop() {
+  if (token_.stop_requested()) {
+    throw JobStopped("rsp: job " + std::to_string(record_->id) + " was asked to stop");
+  }
+}
+
+}  // namespace rsp

@@ -1,0 +1,173 @@
+#include "rsparallel/receive_job.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "detail/job_log.hpp"
+#include "detail/pool_core.hpp"
+#include "detail/receive_engine.hpp"
+#include "detail/validate.hpp"
+
+namespace rsp {
+
+void validate(const ReceiveOptions& options) {
+  detail::require_not_negative("ReceiveOptions::timeout", options.timeout);
+}
+
+namespace detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kProgressInterval{100};
+
+/// One receive call: its deadline, and the batches it has seen, for progress counts that
+/// survive the registry forgetting a batch once all its jobs are received.
+class ReceiveCall {
+ public:
+  ReceiveCall(RegistryCore& registry, const JobFilter& filter, const ReceiveOptions& options)
+      : registry_(registry), filter_(filter), options_(options), start_(Clock::now()) {
+    validate(options);
+    deadline_ = options.timeout.count() == 0 ? Clock::time_point::max() : start_ + options.timeout;
+    note_batches();
+  }
+
+  bool expired() const { return Clock::now() >= deadline_; }
+
+  /// When to wake next: the deadline, or sooner to report progress.
+  Clock::time_point next_wake() const {
+    if (!options_.on_progress) return deadline_;
+    return std::min(deadline_, Clock::now() + kProgressInterval);
+  }
+
+  void report_progress() {
+    if (!options_.on_progress) return;
+    note_batches();
+    Progress progress;
+    for (const auto& batch : batches_) accumulate(progress, batch->progress());
+    progress.elapsed = Clock::now() - start_;
+    options_.on_progress(progress);
+  }
+
+  void log(const std::vector<std::string>& rows) const {
+    if (!options_.log_file.empty()) append_log_rows(options_.log_file, rows);
+  }
+
+  bool logging() const { return !options_.log_file.empty(); }
+
+ private:
+  void note_batches() {
+    for (auto& batch : registry_.batches(filter_)) {
+      if (std::find(batches_.begin(), batches_.end(), batch) == batches_.end()) {
+        batches_.push_back(std::move(batch));
+      }
+    }
+  }
+
+  RegistryCore& registry_;
+  const JobFilter& filter_;
+  const ReceiveOptions& options_;
+  Clock::time_point start_;
+  Clock::time_point deadline_;
+  std::vector<std::shared_ptr<BatchCore>> batches_;
+};
+
+}  // namespace
+
+std::vector<ReceivedJob> receive_all(RegistryCore& registry, const JobFilter& filter,
+                                     const ReceiveOptions& options) {
+  ReceiveCall call(registry, filter, options);
+  if (options.wait) {
+    while (!registry.wait(filter, false, call.next_wake(), nullptr) && !call.expired()) {
+      call.report_progress();
+    }
+  }
+  std::vector<ReceivedJob> jobs;
+  registry.take(filter, options.keep, nullptr, jobs);
+  if (call.logging()) {
+    std::vector<std::string> rows;
+    rows.reserve(jobs.size());
+    for (const ReceivedJob& job : jobs) rows.push_back(csv_row(job));
+    call.log(rows);
+  }
+  call.report_progress();
+  return jobs;
+}
+
+std::size_t receive_each(RegistryCore& registry, const JobFilter& filter,
+                         const ReceiveOptions& options, const ReceiveCallback& on_job) {
+  if (!on_job) throw std::invalid_argument("rsp::receive_runspace_job: the callback is empty");
+  ReceiveCall call(registry, filter, options);
+  std::unordered_set<JobId> delivered;  // with keep: jobs this call already handed over
+  std::unordered_set<JobId>* skip = options.keep ? &delivered : nullptr;
+  std::size_t handed_over = 0;
+  for (;;) {
+    bool all_finished = registry.wait(filter, true, call.next_wake(), skip);
+    std::vector<ReceivedJob> data;
+    std::vector<JobPtr> jobs = registry.take(filter, options.keep, skip, data);
+    std::vector<std::string> rows;
+    for (std::size_t i = 0; i < data.size(); ++i) {
+      // The row is made first: the callback may move the job's data away.
+      if (call.logging()) rows.push_back(csv_row(data[i]));
+      try {
+        on_job(data[i]);
+      } catch (...) {
+        if (call.logging()) rows.pop_back();
+        call.log(rows);
+        if (options.keep) {
+          for (std::size_t j = i; j < jobs.size(); ++j) delivered.erase(jobs[j]->id);
+        } else {
+          // Not lost: this job and the ones after it go back, unreceived.
+          jobs.erase(jobs.begin(), jobs.begin() + static_cast<std::ptrdiff_t>(i));
+          data.erase(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(i));
+          registry.put_back(std::move(jobs), std::move(data));
+        }
+        throw;
+      }
+      ++handed_over;
+    }
+    call.log(rows);
+    call.report_progress();
+    if (all_finished || call.expired()) break;
+  }
+  return handed_over;
+}
+
+}  // namespace detail
+
+namespace {
+detail::JobFilter filter_for(const ReceiveOptions& options, const detail::PoolCore* pool) {
+  detail::JobFilter filter;
+  filter.pool = pool;
+  filter.name = options.name;
+  filter.id = options.id;
+  return filter;
+}
+}  // namespace
+
+std::vector<ReceivedJob> receive_runspace_job(RunspacePool& pool, ReceiveOptions options) {
+  return detail::receive_all(pool.core()->registry(), filter_for(options, pool.core().get()),
+                             options);
+}
+
+std::vector<ReceivedJob> receive_runspace_job(const std::shared_ptr<RunspacePool>& pool,
+                                              ReceiveOptions options) {
+  if (!pool) throw std::invalid_argument("rsp::receive_runspace_job: pool is null");
+  return receive_runspace_job(*pool, std::move(options));
+}
+
+std::vector<ReceivedJob> receive_runspace_job(JobRegistry& registry, ReceiveOptions options) {
+  return detail::receive_all(*registry.core(), filter_for(options, nullptr), options);
+}
+
+std::size_t receive_runspace_job(RunspacePool& pool, ReceiveOptions options,
+                                 ReceiveCallback on_job) {
+  return detail::receive_each(pool.core()->registry(), filter_for(options, pool.core().get()),
+                              options, on_job);
+}
+
+std::size_t receive_runspace_job(JobRegistry& registry, ReceiveOptions options,
+                                 ReceiveCallback on_job) {
+  return detail::receive_each(*registry.core(), filter_for(options, nullptr), options, on_job);
+}
+
+}  // namespace rsp

@@ -1,0 +1,76 @@
+#include "rsparallel/runspace_job.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "detail/batch_core.hpp"
+#include "detail/pool_core.hpp"
+#include "detail/registry_core.hpp"
+#include "detail/validate.hpp"
+
+namespace rsp {
+
+void validate(const JobOptions& options) {
+  detail::require_not_negative("JobOptions::timeout", options.timeout);
+}
+
+namespace detail {
+
+std::size_t resolve_slice_size(std::size_t requested, std::optional<std::size_t> input_count) {
+  if (requested != 0) return requested;
+  if (!input_count) return 64;
+  auto root = static_cast<std::size_t>(std::llround(std::sqrt(static_cast<double>(*input_count))));
+  return std::max<std::size_t>(1, root);
+}
+
+JobBatch submit_batch(RunspacePool& pool, std::unique_ptr<InputFeed> feed,
+                      std::shared_ptr<void> script, JobOptions options, std::size_t slice,
+                      std::optional<std::size_t> input_count) {
+  const std::shared_ptr<PoolCore>& core = pool.core();
+  if (core->closing()) throw std::logic_error("rsp::new_runspace_job: the pool is closed");
+  std::string name = options.name;
+  auto batch = std::make_shared<BatchCore>(std::move(name), std::move(options), slice, input_count,
+                                           core, pool.registry().core(), std::move(script),
+                                           std::move(feed));
+  core->registry().add_batch(batch);
+  core->add_batch(batch);
+  return JobBatch(std::move(batch));
+}
+
+void stop_batch(BatchCore& batch) {
+  batch.stop_requested.store(true);
+  if (std::shared_ptr<PoolCore> pool = batch.pool.lock()) {
+    JobFilter mine;
+    mine.batch = &batch;
+    for (const JobPtr& job : batch.registry->unfinished(mine)) pool->stop_job(job);
+    pool->schedule_feed();  // the feeder drops the batch and releases its range
+  }
+  batch.mark_feeding_done();
+}
+
+}  // namespace detail
+
+namespace {
+const std::string kNoName;
+}
+
+const std::string& JobBatch::name() const noexcept { return core_ ? core_->name : kNoName; }
+
+void JobBatch::wait() const { wait_until(std::chrono::steady_clock::time_point::max()); }
+
+bool JobBatch::wait_until(std::chrono::steady_clock::time_point deadline) const {
+  return !core_ || core_->wait_until(deadline);
+}
+
+void JobBatch::stop() {
+  if (core_) detail::stop_batch(*core_);
+}
+
+bool JobBatch::done() const { return !core_ || core_->done(); }
+std::size_t JobBatch::created() const { return core_ ? core_->created.load() : 0; }
+std::optional<std::size_t> JobBatch::expected() const {
+  return core_ ? core_->expected_jobs : std::optional<std::size_t>(0);
+}
+std::size_t JobBatch::slice_size() const { return core_ ? core_->slice : 1; }
+
+}  // namespace rsp

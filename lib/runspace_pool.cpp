@@ -1,0 +1,56 @@
+#include "rsparallel/runspace_pool.hpp"
+
+#include "detail/pool_core.hpp"
+#include "detail/registry_core.hpp"
+#include "detail/validate.hpp"
+
+namespace rsp {
+
+namespace {
+constexpr std::size_t kMaxRunspaces = 65535;
+}
+
+void validate(const PoolOptions& options) {
+  if (options.min_runspaces < 1 || options.min_runspaces > kMaxRunspaces) {
+    detail::reject("PoolOptions::min_runspaces", "1..65535", std::to_string(options.min_runspaces));
+  }
+  if (options.max_runspaces < 1 || options.max_runspaces > kMaxRunspaces) {
+    detail::reject("PoolOptions::max_runspaces", "1..65535", std::to_string(options.max_runspaces));
+  }
+  if (options.max_runspaces < options.min_runspaces) {
+    detail::reject("PoolOptions::max_runspaces",
+                   "at least min_runspaces (" + std::to_string(options.min_runspaces) + ")",
+                   std::to_string(options.max_runspaces));
+  }
+  detail::require_not_negative("PoolOptions::idle_timeout", options.idle_timeout);
+  detail::require_not_negative("PoolOptions::stop_grace", options.stop_grace);
+}
+
+RunspacePool::RunspacePool(PoolOptions options) {
+  validate(options);
+  if (options.max_queue == 0) options.max_queue = 3 * options.max_runspaces;
+  if (!options.registry) options.registry = std::make_shared<JobRegistry>();
+  registry_ = options.registry;
+  core_ = std::make_shared<detail::PoolCore>(std::move(options), registry_->core());
+  core_->start();
+}
+
+RunspacePool::~RunspacePool() { core_->shutdown(); }
+
+const PoolOptions& RunspacePool::options() const noexcept { return core_->options(); }
+JobRegistry& RunspacePool::registry() const noexcept { return *registry_; }
+const std::shared_ptr<JobRegistry>& RunspacePool::shared_registry() const noexcept {
+  return registry_;
+}
+std::size_t RunspacePool::open_runspaces() const { return core_->open_runspaces(); }
+std::size_t RunspacePool::busy_runspaces() const { return core_->busy_runspaces(); }
+std::size_t RunspacePool::unfinished_jobs() const { return core_->unfinished_jobs(); }
+std::size_t RunspacePool::abandoned_runspaces() const { return core_->abandoned_runspaces(); }
+std::vector<std::string> RunspacePool::open_errors() const { return core_->open_errors(); }
+void RunspacePool::close() { core_->shutdown(); }
+
+std::shared_ptr<RunspacePool> new_runspace_pool(PoolOptions options) {
+  return std::make_shared<RunspacePool>(std::move(options));
+}
+
+}  // namespace rsp
