@@ -28,6 +28,7 @@ class ReceiveCall {
       : registry_(registry), filter_(filter), options_(options), start_(Clock::now()) {
     validate(options);
     deadline_ = options.timeout.count() == 0 ? Clock::time_point::max() : start_ + options.timeout;
+    if (!options.log_file.empty()) log_.emplace(options.log_file);
     note_batches();
   }
 
@@ -48,11 +49,11 @@ class ReceiveCall {
     options_.on_progress(progress);
   }
 
-  void log(const std::vector<std::string>& rows) const {
-    if (!options_.log_file.empty()) append_log_rows(options_.log_file, rows);
+  void log(const std::vector<std::string>& rows) {
+    if (log_) log_->append(rows);
   }
 
-  bool logging() const { return !options_.log_file.empty(); }
+  bool logging() const { return log_.has_value(); }
 
  private:
   void note_batches() {
@@ -68,6 +69,7 @@ class ReceiveCall {
   const ReceiveOptions& options_;
   Clock::time_point start_;
   Clock::time_point deadline_;
+  std::optional<JobLog> log_;
   std::vector<std::shared_ptr<BatchCore>> batches_;
 };
 
@@ -82,12 +84,18 @@ std::vector<ReceivedJob> receive_all(RegistryCore& registry, const JobFilter& fi
     }
   }
   std::vector<ReceivedJob> jobs;
-  registry.take(filter, options.keep, nullptr, jobs);
+  std::vector<JobPtr> taken = registry.take(filter, options.keep, nullptr, jobs);
   if (call.logging()) {
     std::vector<std::string> rows;
     rows.reserve(jobs.size());
     for (const ReceivedJob& job : jobs) rows.push_back(csv_row(job));
-    call.log(rows);
+    try {
+      call.log(rows);
+    } catch (...) {
+      // The caller gets the error instead of the jobs, so the jobs go back.
+      if (!options.keep) registry.put_back(std::move(taken), std::move(jobs));
+      throw;
+    }
   }
   call.report_progress();
   return jobs;

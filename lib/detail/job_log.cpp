@@ -75,34 +75,36 @@ std::string csv_row(const ReceivedJob& job) {
   return row;
 }
 
-void append_log_rows(const std::filesystem::path& path, const std::vector<std::string>& rows) {
+namespace {
+[[noreturn]] void throw_log_error(int error, const char* what, const std::filesystem::path& path) {
+  throw std::system_error(error, std::generic_category(),
+                          std::string("rsp: cannot ") + what + " the job log '" + path.string() + "'");
+}
+}  // namespace
+
+JobLog::JobLog(std::filesystem::path path) : path_(std::move(path)) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw_log_error(errno, "open", path_);
+}
+
+JobLog::~JobLog() { ::close(fd_); }
+
+void JobLog::append(const std::vector<std::string>& rows) {
   if (rows.empty()) return;
-  static std::mutex append_mutex;
+  static std::mutex append_mutex;  // one header, whole rows, across receivers of this process
   std::lock_guard lock(append_mutex);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw std::system_error(errno, std::generic_category(),
-                            "rsp: cannot open the job log '" + path.string() + "'");
-  }
   struct stat info {};
   std::string text;
-  if (::fstat(fd, &info) == 0 && info.st_size == 0) text = csv_header();
+  if (::fstat(fd_, &info) == 0 && info.st_size == 0) text = csv_header();
   for (const std::string& row : rows) text += row;
   std::size_t written = 0;
-  int error = 0;
   while (written < text.size()) {
-    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    ssize_t n = ::write(fd_, text.data() + written, text.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      error = errno;
-      break;
+      throw_log_error(errno, "write", path_);
     }
     written += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  if (error != 0) {
-    throw std::system_error(error, std::generic_category(),
-                            "rsp: cannot write the job log '" + path.string() + "'");
   }
 }
 

@@ -20,8 +20,22 @@ std::string csv_field(std::string_view text);
 /// "2026-11-21T21:47:31.123Z"; empty for a time that never came (the epoch).
 std::string iso_time(std::chrono::system_clock::time_point time);
 
-/// Appends rows to the file, writing the header first when the file is new or empty. Appends from
-/// threads of this process are serialized, and each call is a single write in append mode.
-void append_log_rows(const std::filesystem::path& path, const std::vector<std::string>& rows);
+/// A job log opened for one receive call. Opening fails (std::system_error naming the path) before
+/// any job is taken, so a bad path never costs a job.
+class JobLog {
+ public:
+  explicit JobLog(std::filesystem::path path);
+  ~JobLog();
+  JobLog(const JobLog&) = delete;
+  JobLog& operator=(const JobLog&) = delete;
+
+  /// Appends rows, writing the header first when the file is empty. Appends from threads of this
+  /// process are serialized, and each call is a single write in append mode.
+  void append(const std::vector<std::string>& rows);
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+};
 
 }  // namespace rsp::detail
