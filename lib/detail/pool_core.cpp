@@ -112,8 +112,11 @@ void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
       run_hook(slot->session->close, slot->runspace);  // abandoned: the pool is not ours now
       return;
     }
-    std::lock_guard lock(mutex_);
-    after_run_locked(job);
+    {
+      std::lock_guard lock(mutex_);
+      after_run_locked(job);
+    }
+    feed_inline();
   }
   run_hook(slot->session->close, slot->runspace);
 }
@@ -193,7 +196,7 @@ bool PoolCore::run_job(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& 
     }
     job->work.reset();
     if (auto previous = job->try_finish(outcome, error ? &*error : nullptr)) {
-      publish_finished(job, *previous);
+      publish_finished(job, *previous, false);
     }
   }
   {
@@ -256,6 +259,22 @@ void PoolCore::remove_hungry(const std::shared_ptr<BatchCore>& batch) {
 
 void PoolCore::feed() {
   std::lock_guard feed_lock(feed_mutex_);
+  feed_locked();
+}
+
+void PoolCore::feed_inline() {
+  if (hungry_count_.load() == 0 || unfinished_.load() >= options_.max_queue) return;
+  // Feeding here saves a hop to the feeder thread per job. If another thread holds the feed
+  // lock it may already have passed its last check, so the feeder is asked to look again.
+  std::unique_lock feed_lock(feed_mutex_, std::try_to_lock);
+  if (!feed_lock.owns_lock()) {
+    schedule_feed();
+    return;
+  }
+  feed_locked();
+}
+
+void PoolCore::feed_locked() {
   std::vector<JobPtr> created;
   std::vector<std::shared_ptr<BatchCore>> ended;
   while (!closing_.load() && unfinished_.load() < options_.max_queue) {
@@ -326,6 +345,7 @@ void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
   registry_->add_jobs(jobs);
   std::vector<JobPtr> refused;
   std::vector<JobPtr> failed;
+  std::size_t to_wake = 0;
   {
     std::lock_guard lock(mutex_);
     for (JobPtr& job : jobs) {
@@ -338,13 +358,15 @@ void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
       }
     }
     std::size_t ready_now = ready_.size();
+    to_wake = std::min(ready_now, idle_);
     std::size_t waiting = idle_ + starting_;
     while (waiting < ready_now && slots_.size() < options_.max_runspaces && !closing_.load()) {
       spawn_locked(free_index_locked());
       ++waiting;
     }
   }
-  work_cv_.notify_all();
+  // Only idle runspaces need waking; a busy one looks at the queue before it sleeps.
+  for (std::size_t i = 0; i < to_wake; ++i) work_cv_.notify_one();
   for (const JobPtr& job : failed) {
     if (auto previous = job->try_finish(JobState::Failed)) publish_finished(job, *previous);
   }
@@ -356,11 +378,11 @@ void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
 
 // ---- finishing and stopping ----------------------------------------------------------------
 
-void PoolCore::publish_finished(const JobPtr& job, JobState previous) {
+void PoolCore::publish_finished(const JobPtr& job, JobState previous, bool feed_now) {
   registry_->publish(job);
   job->batch->on_job_finished(job->state.load(), previous);
   unfinished_.fetch_sub(1);
-  if (hungry_count_.load() != 0) schedule_feed();
+  if (feed_now && hungry_count_.load() != 0) schedule_feed();
 }
 
 void PoolCore::request_stop_locked(RunspaceSlot& slot, Clock::time_point now) {

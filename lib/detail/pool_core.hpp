@@ -61,8 +61,9 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   void add_batch(const std::shared_ptr<BatchCore>& batch);
   void schedule_feed();
 
-  /// The winner of JobRecord::try_finish calls this: publish, count, free a place.
-  void publish_finished(const JobPtr& job, JobState previous);
+  /// The winner of JobRecord::try_finish calls this: publish, count, free a place. A runspace
+  /// passes feed_now = false and feeds right after, on its own thread.
+  void publish_finished(const JobPtr& job, JobState previous, bool feed_now = true);
   /// Ends the job Stopped; a running one is also interrupted and given stop_grace.
   void stop_job(const JobPtr& job);
 
@@ -74,6 +75,9 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
 
  private:
   void feed();
+  void feed_locked();
+  /// From a runspace between jobs: feed here if nobody else is, else have the feeder do it.
+  void feed_inline();
   void remove_hungry(const std::shared_ptr<BatchCore>& batch);
   void enqueue(std::vector<JobPtr>& jobs);
   void spawn_locked(std::size_t index);

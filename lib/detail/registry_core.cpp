@@ -63,7 +63,9 @@ void RegistryCore::publish(const JobPtr& job) {
     std::lock_guard lock(mutex_);
     if (find_locked(job->id) != job) return;  // cleared by force before it was published
     finished_.push_back(job);
-    wake = waiters_ != 0;
+    // One wake-up per batch of finished jobs: a receiver already woken takes them all.
+    wake = waiters_ != 0 && !signalled_;
+    if (wake) signalled_ = true;
   }
   if (wake) changed_.notify_all();
 }
@@ -118,9 +120,10 @@ bool RegistryCore::wait(const JobFilter& filter, bool any,
                         const std::unordered_set<JobId>* skip) {
   std::unique_lock lock(mutex_);
   ++waiters_;
-  changed_.wait_until(lock, until, [&] {
-    return scope_done_locked(filter) || (any && has_match_locked(filter, skip));
-  });
+  while (!scope_done_locked(filter) && !(any && has_match_locked(filter, skip))) {
+    signalled_ = false;  // about to sleep: the next publish must wake us
+    if (changed_.wait_until(lock, until) == std::cv_status::timeout) break;
+  }
   --waiters_;
   return scope_done_locked(filter);
 }

@@ -98,6 +98,7 @@ class RegistryCore {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::size_t waiters_ = 0;
+  bool signalled_ = false;  // waiters were woken and have not looked yet: publish stays quiet
   JobId base_id_ = 1;             // id of jobs_.front()
   std::deque<JobPtr> jobs_;       // by id - base_id_; null once received or cleared
   std::size_t held_ = 0;
