@@ -7,6 +7,8 @@ namespace rsp {
 
 namespace {
 
+constexpr std::chrono::seconds kPublishWait{1};
+
 std::size_t clear(detail::RegistryCore& registry, const detail::PoolCore* pool,
                   const ClearOptions& options) {
   detail::JobFilter filter;
@@ -21,6 +23,9 @@ std::size_t clear(detail::RegistryCore& registry, const detail::PoolCore* pool,
     for (const detail::JobPtr& job : registry.unfinished(filter)) {
       if (auto owner = job->batch->pool.lock()) owner->stop_job(job);
     }
+    // A job another thread finished first, or one the feeder had created but not yet handed
+    // over, reaches the registry a moment later; wait for those (never for a job's code).
+    registry.wait(filter, false, std::chrono::steady_clock::now() + kPublishWait, nullptr);
   }
   return registry.remove_finished(filter);
 }

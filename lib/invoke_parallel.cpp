@@ -20,10 +20,14 @@ void validate(const ParallelOptions& options) {
 
 namespace detail {
 
+std::size_t parallel_max_running(const ParallelOptions& options) {
+  if (options.max_running != 0) return options.max_running;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 std::shared_ptr<RunspacePool> parallel_pool(const ParallelOptions& options) {
   if (options.pool) return options.pool;
-  std::size_t runspaces = options.max_running;
-  if (runspaces == 0) runspaces = std::max(1u, std::thread::hardware_concurrency());
+  std::size_t runspaces = parallel_max_running(options);
   return new_runspace_pool({.min_runspaces = runspaces, .max_runspaces = runspaces});
 }
 

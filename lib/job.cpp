@@ -10,12 +10,18 @@ namespace rsp {
 
 std::string_view to_string(JobState state) noexcept {
   switch (state) {
-    case JobState::NotStarted: return "NotStarted";
-    case JobState::Running: return "Running";
-    case JobState::Completed: return "Completed";
-    case JobState::Failed: return "Failed";
-    case JobState::Stopped: return "Stopped";
-    case JobState::TimedOut: return "TimedOut";
+    case JobState::NotStarted:
+      return "NotStarted";
+    case JobState::Running:
+      return "Running";
+    case JobState::Completed:
+      return "Completed";
+    case JobState::Failed:
+      return "Failed";
+    case JobState::Stopped:
+      return "Stopped";
+    case JobState::TimedOut:
+      return "TimedOut";
   }
   return "Unknown";
 }
@@ -26,13 +32,15 @@ std::string type_name(const std::type_info& type) {
       abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
   std::string name = status == 0 && demangled ? demangled.get() : type.name();
   // The standard library's own spelling of std::string is noise in an error message.
-  const std::string verbose = "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >";
+  const std::string verbose =
+      "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >";
   for (std::size_t at = name.find(verbose); at != std::string::npos; at = name.find(verbose, at))
     name.replace(at, verbose.size(), "std::string");
   return name;
 }
 
-void ReceivedJob::throw_output_type_error(std::size_t position, const std::type_info& wanted) const {
+void ReceivedJob::throw_output_type_error(std::size_t position,
+                                          const std::type_info& wanted) const {
   throw OutputTypeError("rsp::ReceivedJob::output_as: job " + std::to_string(id) + " '" + name +
                         "' output " + std::to_string(position) + " holds " +
                         type_name(output[position].type()) + ", not " + type_name(wanted));

@@ -24,12 +24,51 @@ constexpr std::chrono::milliseconds kProgressInterval{100};
 /// survive the registry forgetting a batch once all its jobs are received.
 class ReceiveCall {
  public:
-  ReceiveCall(RegistryCore& registry, const JobFilter& filter, const ReceiveOptions& options)
-      : registry_(registry), filter_(filter), options_(options), start_(Clock::now()) {
+  /// A `streaming` call (without keep or id) holds back feeding of the batches it covers while
+  /// it has max_queue of their jobs to take, so its memory stays bounded however slow it is.
+  ReceiveCall(RegistryCore& registry, const JobFilter& filter, const ReceiveOptions& options,
+              bool streaming)
+      : registry_(registry),
+        filter_(filter),
+        options_(options),
+        start_(Clock::now()),
+        streaming_(streaming && !options.keep && !filter.id) {
     validate(options);
     deadline_ = options.timeout.count() == 0 ? Clock::time_point::max() : start_ + options.timeout;
     if (!options.log_file.empty()) log_.emplace(options.log_file);
     note_batches();
+  }
+
+  ~ReceiveCall() {
+    if (!streaming_) return;
+    for (const auto& batch : batches_) {
+      --batch->streamers;
+      resume_feeding(*batch);
+    }
+  }
+
+  ReceiveCall(const ReceiveCall&) = delete;
+  ReceiveCall& operator=(const ReceiveCall&) = delete;
+
+  /// Batches created since the call began are covered too.
+  void note_batches() {
+    for (auto& batch : registry_.batches(filter_)) {
+      if (std::find(batches_.begin(), batches_.end(), batch) == batches_.end()) {
+        if (streaming_) ++batch->streamers;
+        batches_.push_back(std::move(batch));
+      }
+    }
+  }
+
+  /// Taking jobs may have unpaused their batches.
+  void taken(const std::vector<JobPtr>& jobs) {
+    if (!streaming_) return;
+    const BatchCore* last = nullptr;
+    for (const JobPtr& job : jobs) {
+      if (job->batch.get() == last) continue;
+      last = job->batch.get();
+      resume_feeding(*job->batch);
+    }
   }
 
   bool expired() const { return Clock::now() >= deadline_; }
@@ -56,12 +95,9 @@ class ReceiveCall {
   bool logging() const { return log_.has_value(); }
 
  private:
-  void note_batches() {
-    for (auto& batch : registry_.batches(filter_)) {
-      if (std::find(batches_.begin(), batches_.end(), batch) == batches_.end()) {
-        batches_.push_back(std::move(batch));
-      }
-    }
+  static void resume_feeding(BatchCore& batch) {
+    if (batch.feeding_done()) return;
+    if (std::shared_ptr<PoolCore> pool = batch.pool.lock()) pool->schedule_feed();
   }
 
   RegistryCore& registry_;
@@ -69,6 +105,7 @@ class ReceiveCall {
   const ReceiveOptions& options_;
   Clock::time_point start_;
   Clock::time_point deadline_;
+  const bool streaming_;
   std::optional<JobLog> log_;
   std::vector<std::shared_ptr<BatchCore>> batches_;
 };
@@ -77,7 +114,7 @@ class ReceiveCall {
 
 std::vector<ReceivedJob> receive_all(RegistryCore& registry, const JobFilter& filter,
                                      const ReceiveOptions& options) {
-  ReceiveCall call(registry, filter, options);
+  ReceiveCall call(registry, filter, options, false);
   if (options.wait) {
     while (!registry.wait(filter, false, call.next_wake(), nullptr) && !call.expired()) {
       call.report_progress();
@@ -104,14 +141,16 @@ std::vector<ReceivedJob> receive_all(RegistryCore& registry, const JobFilter& fi
 std::size_t receive_each(RegistryCore& registry, const JobFilter& filter,
                          const ReceiveOptions& options, const ReceiveCallback& on_job) {
   if (!on_job) throw std::invalid_argument("rsp::receive_runspace_job: the callback is empty");
-  ReceiveCall call(registry, filter, options);
+  ReceiveCall call(registry, filter, options, true);
   std::unordered_set<JobId> delivered;  // with keep: jobs this call already handed over
   std::unordered_set<JobId>* skip = options.keep ? &delivered : nullptr;
   std::size_t handed_over = 0;
   for (;;) {
+    call.note_batches();
     bool all_finished = registry.wait(filter, true, call.next_wake(), skip);
     std::vector<ReceivedJob> data;
     std::vector<JobPtr> jobs = registry.take(filter, options.keep, skip, data);
+    call.taken(jobs);
     std::vector<std::string> rows;
     for (std::size_t i = 0; i < data.size(); ++i) {
       // The row is made first: the callback may move the job's data away.
@@ -119,8 +158,6 @@ std::size_t receive_each(RegistryCore& registry, const JobFilter& filter,
       try {
         on_job(data[i]);
       } catch (...) {
-        if (call.logging()) rows.pop_back();
-        call.log(rows);
         if (options.keep) {
           for (std::size_t j = i; j < jobs.size(); ++j) delivered.erase(jobs[j]->id);
         } else {
@@ -128,6 +165,12 @@ std::size_t receive_each(RegistryCore& registry, const JobFilter& filter,
           jobs.erase(jobs.begin(), jobs.begin() + static_cast<std::ptrdiff_t>(i));
           data.erase(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(i));
           registry.put_back(std::move(jobs), std::move(data));
+        }
+        if (call.logging()) rows.pop_back();
+        try {
+          call.log(rows);  // the jobs handed over before the throw
+        } catch (...) {
+          // The callback's exception is the one the caller must see.
         }
         throw;
       }

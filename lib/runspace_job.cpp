@@ -1,5 +1,6 @@
 #include "rsparallel/runspace_job.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -30,8 +31,8 @@ JobBatch submit_batch(RunspacePool& pool, std::unique_ptr<InputFeed> feed,
   if (core->closing()) throw std::logic_error("rsp::new_runspace_job: the pool is closed");
   std::string name = options.name;
   auto batch = std::make_shared<BatchCore>(std::move(name), std::move(options), slice, input_count,
-                                           core, pool.registry().core(), std::move(script),
-                                           std::move(feed));
+                                           core->options().max_queue, core, pool.registry().core(),
+                                           std::move(script), std::move(feed));
   core->registry().add_batch(batch);
   core->add_batch(batch);
   return JobBatch(std::move(batch));
@@ -42,7 +43,12 @@ void stop_batch(BatchCore& batch) {
   if (std::shared_ptr<PoolCore> pool = batch.pool.lock()) {
     JobFilter mine;
     mine.batch = &batch;
-    for (const JobPtr& job : batch.registry->unfinished(mine)) pool->stop_job(job);
+    std::vector<JobPtr> jobs = batch.registry->unfinished(mine);
+    // Not-started ones first: a runspace freed by stopping a running job must find none to run.
+    std::stable_partition(jobs.begin(), jobs.end(), [](const JobPtr& job) {
+      return job->state.load() == JobState::NotStarted;
+    });
+    for (const JobPtr& job : jobs) pool->stop_job(job);
     pool->schedule_feed();  // the feeder drops the batch and releases its range
   }
   batch.mark_feeding_done();

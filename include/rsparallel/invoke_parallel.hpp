@@ -41,6 +41,8 @@ struct ParallelOptions {
 void validate(const ParallelOptions& options);
 
 namespace detail {
+/// ParallelOptions::max_running with 0 resolved to the machine's cores, also on a given pool.
+std::size_t parallel_max_running(const ParallelOptions& options);
 /// The pool invoke_parallel runs on: options.pool, or a new one sized by max_running.
 std::shared_ptr<RunspacePool> parallel_pool(const ParallelOptions& options);
 /// Receives every job of `batch` as it finishes (no time limit), with the log and progress bar
@@ -57,11 +59,12 @@ std::vector<ReceivedJob> invoke_parallel(Range&& inputs, Script script,
                                          ParallelOptions options = {}) {
   validate(options);
   std::shared_ptr<RunspacePool> pool = detail::parallel_pool(options);
-  JobBatch batch = new_runspace_job(*pool, std::forward<Range>(inputs), std::move(script),
-                                    JobOptions{.name = options.name,
-                                               .timeout = options.timeout,
-                                               .slice_size = options.slice_size,
-                                               .max_running = options.max_running});
+  JobBatch batch =
+      new_runspace_job(*pool, std::forward<Range>(inputs), std::move(script),
+                       JobOptions{.name = options.name,
+                                  .timeout = options.timeout,
+                                  .slice_size = options.slice_size,
+                                  .max_running = detail::parallel_max_running(options)});
   return detail::receive_batch_in_order(batch, options);
 }
 

@@ -4,7 +4,8 @@
 //   for (const rsp::ReceivedJob& job : rsp::receive_runspace_job(pool, {.wait = true})) {
 //     if (job.state == rsp::JobState::Completed)
 //       for (int v : job.output_as<int>()) std::cout << v << '\n';
-//     for (const rsp::ErrorRecord& e : job.errors) std::cerr << e.type << ": " << e.message << '\n';
+//     for (const rsp::ErrorRecord& e : job.errors) std::cerr << e.type << ": " << e.message <<
+//     '\n';
 //   }
 // @endcode
 #pragma once

@@ -27,12 +27,12 @@ namespace rsp {
 
 /// The fields keep this order (designated initializers depend on it); new fields go last.
 struct ReceiveOptions {
-  std::string name;                         // only jobs of this name
-  std::optional<JobId> id;                  // only this job
-  bool wait = false;                        // until every matching job, fed or not, has finished
+  std::string name;                           // only jobs of this name
+  std::optional<JobId> id;                    // only this job
+  bool wait = false;                          // until every matching job, fed or not, has finished
   std::chrono::milliseconds timeout{60'000};  // give up waiting then; 0 = no limit
-  bool keep = false;                        // leave received jobs in the registry
-  std::filesystem::path log_file;           // append one CSV row per received job
+  bool keep = false;                          // leave received jobs in the registry
+  std::filesystem::path log_file;             // append one CSV row per received job
   std::function<void(const Progress&)> on_progress;  // while waiting (about 10 times a second)
                                                      // and once at the end
 };
@@ -61,38 +61,44 @@ std::size_t receive_runspace_job(RunspacePool& pool, ReceiveOptions options,
 std::size_t receive_runspace_job(JobRegistry& registry, ReceiveOptions options,
                                  ReceiveCallback on_job);
 
-/// Accepts a callback taking `ReceivedJob` by value, by `&&`, by `&` or by `const&`.
+/// Accepts a callback taking `ReceivedJob` by value, by `&&`, by `&` or by `const&`. One taking it
+/// by value gets a copy; one taking `&&` gets the job itself, and if it moves the job away and then
+/// throws, the job cannot go back.
 template <class Callback>
-  requires(std::invocable<Callback&, ReceivedJob &&> || std::invocable<Callback&, ReceivedJob&>) &&
-          (!std::same_as<std::decay_t<Callback>, ReceiveCallback>)
-std::size_t receive_runspace_job(RunspacePool& pool, ReceiveOptions options, Callback on_job) {
-  return receive_runspace_job(pool, std::move(options), ReceiveCallback(
-      [f = std::move(on_job)](ReceivedJob& job) mutable {
-        if constexpr (std::invocable<Callback&, ReceivedJob&&>) {
-          f(std::move(job));
-        } else {
-          f(job);
-        }
-      }));
+requires(std::invocable<Callback&, ReceivedJob&&> || std::invocable<Callback&, ReceivedJob&>) &&
+    (!std::same_as<std::decay_t<Callback>, ReceiveCallback>)std::size_t
+    receive_runspace_job(RunspacePool& pool, ReceiveOptions options, Callback on_job) {
+  return receive_runspace_job(pool, std::move(options),
+                              ReceiveCallback([f = std::move(on_job)](ReceivedJob& job) mutable {
+                                // By value gets a copy, so a callback that throws leaves the job
+                                // intact to go back.
+                                if constexpr (std::invocable<Callback&, ReceivedJob&>) {
+                                  f(job);
+                                } else {
+                                  f(std::move(job));
+                                }
+                              }));
 }
 
 template <class Callback>
-  requires(std::invocable<Callback&, ReceivedJob &&> || std::invocable<Callback&, ReceivedJob&>) &&
-          (!std::same_as<std::decay_t<Callback>, ReceiveCallback>)
-std::size_t receive_runspace_job(JobRegistry& registry, ReceiveOptions options, Callback on_job) {
-  return receive_runspace_job(registry, std::move(options), ReceiveCallback(
-      [f = std::move(on_job)](ReceivedJob& job) mutable {
-        if constexpr (std::invocable<Callback&, ReceivedJob&&>) {
-          f(std::move(job));
-        } else {
-          f(job);
-        }
-      }));
+requires(std::invocable<Callback&, ReceivedJob&&> || std::invocable<Callback&, ReceivedJob&>) &&
+    (!std::same_as<std::decay_t<Callback>, ReceiveCallback>)std::size_t
+    receive_runspace_job(JobRegistry& registry, ReceiveOptions options, Callback on_job) {
+  return receive_runspace_job(registry, std::move(options),
+                              ReceiveCallback([f = std::move(on_job)](ReceivedJob& job) mutable {
+                                // By value gets a copy, so a callback that throws leaves the job
+                                // intact to go back.
+                                if constexpr (std::invocable<Callback&, ReceivedJob&>) {
+                                  f(job);
+                                } else {
+                                  f(std::move(job));
+                                }
+                              }));
 }
 
 template <class Callback>
-std::size_t receive_runspace_job(const std::shared_ptr<RunspacePool>& pool,
-                                 ReceiveOptions options, Callback on_job) {
+std::size_t receive_runspace_job(const std::shared_ptr<RunspacePool>& pool, ReceiveOptions options,
+                                 Callback on_job) {
   if (!pool) throw std::invalid_argument("rsp::receive_runspace_job: pool is null");
   return receive_runspace_job(*pool, std::move(options), std::move(on_job));
 }

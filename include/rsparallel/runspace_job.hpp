@@ -34,10 +34,10 @@ class BatchCore;
 
 /// The fields keep this order (designated initializers depend on it); new fields go last.
 struct JobOptions {
-  std::string name;                       // -JobName
-  std::chrono::milliseconds timeout{0};   // per job, from the moment it starts running; 0 = none
-  std::size_t slice_size = 1;             // inputs per job; 0 = automatic (about sqrt(n))
-  std::size_t max_running = 0;            // jobs of this call running at once; 0 = the pool's max
+  std::string name;                      // -JobName
+  std::chrono::milliseconds timeout{0};  // per job, from the moment it starts running; 0 = none
+  std::size_t slice_size = 1;            // inputs per job; 0 = automatic (about sqrt(n))
+  std::size_t max_running = 0;           // jobs of this call running at once; 0 = the pool's max
 };
 
 /// Throws std::invalid_argument naming the first option out of range and the value given.
@@ -107,15 +107,16 @@ JobBatch new_runspace_job(RunspacePool& pool, Range&& inputs, Script script,
                 "rsp::JobContext&) or a std::span<const Input> of its slice");
   validate(options);
   std::optional<std::size_t> count;
-  if constexpr (std::ranges::sized_range<R>) count = static_cast<std::size_t>(std::ranges::size(inputs));
+  if constexpr (std::ranges::sized_range<R>)
+    count = static_cast<std::size_t>(std::ranges::size(inputs));
   std::size_t slice = detail::resolve_slice_size(options.slice_size, count);
   auto owned_script = std::make_shared<Script>(std::move(script));
   std::unique_ptr<detail::InputFeed> feed;
   if constexpr (std::is_lvalue_reference_v<Range>) {
     feed = std::make_unique<detail::RangeFeed<R, Script, false>>(&inputs, owned_script.get());
   } else {
-    feed = std::make_unique<detail::RangeFeed<R, Script, true>>(std::move(inputs),
-                                                                 owned_script.get());
+    feed =
+        std::make_unique<detail::RangeFeed<R, Script, true>>(std::move(inputs), owned_script.get());
   }
   return detail::submit_batch(pool, std::move(feed), std::move(owned_script), std::move(options),
                               slice, count);
@@ -138,8 +139,7 @@ JobBatch new_runspace_job(RunspacePool& pool, std::initializer_list<T> inputs, S
 
 template <class T, class Script>
 JobBatch new_runspace_job(const std::shared_ptr<RunspacePool>& pool,
-                          std::initializer_list<T> inputs, Script script,
-                          JobOptions options = {}) {
+                          std::initializer_list<T> inputs, Script script, JobOptions options = {}) {
   if (!pool) throw std::invalid_argument("rsp::new_runspace_job: pool is null");
   return new_runspace_job(*pool, std::vector<T>(inputs), std::move(script), std::move(options));
 }

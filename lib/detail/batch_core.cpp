@@ -5,14 +5,15 @@
 namespace rsp::detail {
 
 BatchCore::BatchCore(std::string name_, JobOptions options_, std::size_t slice_,
-                     std::optional<std::size_t> input_count, std::shared_ptr<PoolCore> pool_,
-                     std::shared_ptr<RegistryCore> registry_, std::shared_ptr<void> script,
-                     std::unique_ptr<InputFeed> feed)
+                     std::optional<std::size_t> input_count, std::size_t max_queue_,
+                     std::shared_ptr<PoolCore> pool_, std::shared_ptr<RegistryCore> registry_,
+                     std::shared_ptr<void> script, std::unique_ptr<InputFeed> feed)
     : name(std::move(name_)),
       options(std::move(options_)),
       slice(slice_),
       expected_jobs(input_count ? std::optional<std::size_t>((*input_count + slice_ - 1) / slice_)
                                 : std::nullopt),
+      max_queue(max_queue_),
       pool_identity(pool_.get()),
       pool(pool_),
       registry(std::move(registry_)),
@@ -21,11 +22,20 @@ BatchCore::BatchCore(std::string name_, JobOptions options_, std::size_t slice_,
 
 void BatchCore::on_job_finished(JobState state, JobState previous) {
   switch (state) {
-    case JobState::Completed: ++completed; break;
-    case JobState::Failed: ++failed; break;
-    case JobState::Stopped: ++stopped; break;
-    case JobState::TimedOut: ++timed_out; break;
-    default: break;
+    case JobState::Completed:
+      ++completed;
+      break;
+    case JobState::Failed:
+      ++failed;
+      break;
+    case JobState::Stopped:
+      ++stopped;
+      break;
+    case JobState::TimedOut:
+      ++timed_out;
+      break;
+    default:
+      break;
   }
   if (previous == JobState::Running) --running;
   if (unfinished.fetch_sub(1) == 1) check_done();

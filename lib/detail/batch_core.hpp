@@ -21,15 +21,16 @@ class RegistryCore;
 class BatchCore {
  public:
   BatchCore(std::string name, JobOptions options, std::size_t slice,
-            std::optional<std::size_t> input_count, std::shared_ptr<PoolCore> pool,
-            std::shared_ptr<RegistryCore> registry, std::shared_ptr<void> script,
-            std::unique_ptr<InputFeed> feed);
+            std::optional<std::size_t> input_count, std::size_t max_queue,
+            std::shared_ptr<PoolCore> pool, std::shared_ptr<RegistryCore> registry,
+            std::shared_ptr<void> script, std::unique_ptr<InputFeed> feed);
 
   // Immutable after construction.
   const std::string name;
   const JobOptions options;
   const std::size_t slice;
   const std::optional<std::size_t> expected_jobs;
+  const std::size_t max_queue;          // the pool's
   const PoolCore* const pool_identity;  // for filtering; never dereferenced
   const std::weak_ptr<PoolCore> pool;
   const std::shared_ptr<RegistryCore> registry;
@@ -42,7 +43,14 @@ class BatchCore {
   std::atomic<bool> stop_requested{false};
   std::atomic<std::size_t> created{0}, unfinished{0}, running{0};
   std::atomic<std::size_t> completed{0}, failed{0}, stopped{0}, timed_out{0}, received{0};
-  std::atomic<std::size_t> held{0};  // in the registry, not yet received or cleared
+  std::atomic<std::size_t> held{0};              // in the registry, not yet received or cleared
+  std::atomic<std::size_t> awaiting_receipt{0};  // finished and held
+  std::atomic<int> streamers{0};  // streaming receivers (without keep) covering this batch
+
+  /// While a streaming receiver covers the batch, finished jobs it has not taken yet also count
+  /// against max_queue, so a slow receiver holds memory to about 2 x max_queue jobs. Without
+  /// one, nothing may be waiting to take them, so they do not hold feeding back.
+  bool paused() const { return streamers.load() > 0 && awaiting_receipt.load() >= max_queue; }
 
   // Guarded by the pool's mutex: jobs of this batch on a runspace now, for max_running.
   std::size_t running_now = 0;

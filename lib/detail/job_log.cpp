@@ -77,26 +77,36 @@ std::string csv_row(const ReceivedJob& job) {
 
 namespace {
 [[noreturn]] void throw_log_error(int error, const char* what, const std::filesystem::path& path) {
-  throw std::system_error(error, std::generic_category(),
-                          std::string("rsp: cannot ") + what + " the job log '" + path.string() + "'");
+  throw std::system_error(
+      error, std::generic_category(),
+      std::string("rsp: cannot ") + what + " the job log '" + path.string() + "'");
 }
 }  // namespace
+
+namespace {
+std::mutex append_mutex;  // one header, whole rows, across receivers of this process
+}
 
 JobLog::JobLog(std::filesystem::path path) : path_(std::move(path)) {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) throw_log_error(errno, "open", path_);
+  try {
+    append({});  // a new log gets its header even if no job comes
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
 }
 
 JobLog::~JobLog() { ::close(fd_); }
 
 void JobLog::append(const std::vector<std::string>& rows) {
-  if (rows.empty()) return;
-  static std::mutex append_mutex;  // one header, whole rows, across receivers of this process
   std::lock_guard lock(append_mutex);
   struct stat info {};
   std::string text;
   if (::fstat(fd_, &info) == 0 && info.st_size == 0) text = csv_header();
   for (const std::string& row : rows) text += row;
+  if (text.empty()) return;
   std::size_t written = 0;
   while (written < text.size()) {
     ssize_t n = ::write(fd_, text.data() + written, text.size() - written);

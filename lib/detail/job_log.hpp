@@ -20,8 +20,8 @@ std::string csv_field(std::string_view text);
 /// "2026-11-21T21:47:31.123Z"; empty for a time that never came (the epoch).
 std::string iso_time(std::chrono::system_clock::time_point time);
 
-/// A job log opened for one receive call. Opening fails (std::system_error naming the path) before
-/// any job is taken, so a bad path never costs a job.
+/// A job log opened for one receive call. Opening writes the header to an empty file, and fails
+/// (std::system_error naming the path) before any job is taken, so a bad path never costs a job.
 class JobLog {
  public:
   explicit JobLog(std::filesystem::path path);

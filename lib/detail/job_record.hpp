@@ -26,10 +26,11 @@ struct JobRecord {
   std::mutex mutex;
   std::atomic<JobState> state{JobState::NotStarted};
   std::shared_ptr<BatchCore> batch;
-  std::unique_ptr<JobWork> work;       // touched only by the runspace that runs the job
-  std::weak_ptr<RunspaceSlot> slot;    // the runspace it started on; guarded by `mutex`
+  std::unique_ptr<JobWork> work;     // touched only by the runspace that runs the job
+  std::weak_ptr<RunspaceSlot> slot;  // the runspace it started on; guarded by `mutex`
   std::chrono::steady_clock::time_point started_at{};
-  bool received = false;               // guarded by the registry's mutex
+  bool received = false;   // guarded by the registry's mutex
+  bool published = false;  // in the registry's finished list; same guard
 
   /// NotStarted -> Running on `runspace`. False when the job was stopped before it could start.
   bool try_start(const std::shared_ptr<RunspaceSlot>& runspace);

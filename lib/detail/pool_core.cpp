@@ -20,7 +20,8 @@ std::int64_t to_ns(Clock::time_point t) {
 }
 
 Clock::time_point from_ns(std::int64_t ns) {
-  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
+  return Clock::time_point(
+      std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
 }
 
 ErrorRecord timeout_error(std::chrono::milliseconds timeout) {
@@ -107,7 +108,8 @@ void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
       // A runspace whose session did not open fails its jobs clearly rather than run them
       // without the state they expect.
       ErrorRecord error = *open_error;
-      if (auto previous = job->try_finish(JobState::Failed, &error)) publish_finished(job, *previous);
+      if (auto previous = job->try_finish(JobState::Failed, &error))
+        publish_finished(job, *previous);
     } else if (!run_job(slot, job)) {
       run_hook(slot->session->close, slot->runspace);  // abandoned: the pool is not ours now
       return;
@@ -132,6 +134,7 @@ JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first)
       ready_.pop_front();
       if (job->state.load() != JobState::NotStarted) continue;  // stopped while queued
       BatchCore& batch = *job->batch;
+      if (batch.stop_requested.load()) continue;  // its stopper ends it Stopped
       if (batch.options.max_running != 0 && batch.running_now >= batch.options.max_running) {
         deferred_.push_back(std::move(job));
         continue;
@@ -280,12 +283,16 @@ void PoolCore::feed_locked() {
   while (!closing_.load() && unfinished_.load() < options_.max_queue) {
     std::shared_ptr<BatchCore> batch;
     {
+      // Round robin between batches, passing over those paused for their receiver.
       std::lock_guard lock(hungry_mutex_);
-      if (hungry_.empty()) break;
-      batch = hungry_.front();  // round robin between batches
-      hungry_.pop_front();
-      hungry_.push_back(batch);
+      for (std::size_t tried = 0; tried < hungry_.size() && !batch; ++tried) {
+        std::shared_ptr<BatchCore> next = hungry_.front();
+        hungry_.pop_front();
+        hungry_.push_back(next);
+        if (!next->paused() || next->stop_requested.load()) batch = std::move(next);
+      }
     }
+    if (!batch) break;
     if (batch->stop_requested.load()) {
       remove_hungry(batch);
       ended.push_back(batch);
@@ -512,10 +519,20 @@ void PoolCore::shutdown() {
   for (const JobPtr& job : queued) {
     if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
   }
+  // Running jobs end Stopped at once, as with JobBatch::stop(); stop_grace is how long their
+  // threads get to return before they are abandoned.
   Clock::time_point now = Clock::now();
   for (const auto& slot : slots) {
-    std::lock_guard lock(slot->mutex);
-    if (slot->current && !slot->stopping) request_stop_locked(*slot, now);
+    JobPtr stopped;
+    std::optional<JobState> previous;
+    {
+      std::lock_guard lock(slot->mutex);
+      if (!slot->current || slot->stopping) continue;
+      previous = slot->current->try_finish(JobState::Stopped);
+      if (previous) stopped = slot->current;
+      request_stop_locked(*slot, now);
+    }
+    if (stopped) publish_finished(stopped, *previous);
   }
   Clock::time_point deadline = now + options_.stop_grace;
   auto boost_deadline = boost::chrono::steady_clock::now() +
@@ -548,7 +565,8 @@ void PoolCore::shutdown() {
     std::lock_guard lock(mutex_);
     slots_.clear();
   }
-  boost::asio::post(registry_->watch_io(), [self = shared_from_this()] { self->watch_timer_.cancel(); });
+  boost::asio::post(registry_->watch_io(),
+                    [self = shared_from_this()] { self->watch_timer_.cancel(); });
 }
 
 // ---- counters ------------------------------------------------------------------------------

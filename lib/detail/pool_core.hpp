@@ -118,7 +118,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::atomic<std::size_t> hungry_count_{0};
   std::atomic<bool> feed_scheduled_{false};
 
-  std::atomic<std::int64_t> armed_at_;  // the watch timer's expiry, steady ns; max = none
+  std::atomic<std::int64_t> armed_at_;     // the watch timer's expiry, steady ns; max = none
   boost::asio::steady_timer watch_timer_;  // only touched on the watch executor
 };
 

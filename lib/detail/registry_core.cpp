@@ -63,6 +63,8 @@ void RegistryCore::publish(const JobPtr& job) {
     std::lock_guard lock(mutex_);
     if (find_locked(job->id) != job) return;  // cleared by force before it was published
     finished_.push_back(job);
+    job->published = true;
+    ++job->batch->awaiting_receipt;
     // One wake-up per batch of finished jobs: a receiver already woken takes them all.
     wake = waiters_ != 0 && !signalled_;
     if (wake) signalled_ = true;
@@ -100,12 +102,12 @@ std::vector<std::shared_ptr<BatchCore>> RegistryCore::batches(const JobFilter& f
 
 bool RegistryCore::scope_done_locked(const JobFilter& filter) const {
   if (filter.id) {
+    // Published, not merely finished: a waiter must find the job when it looks.
     JobPtr job = find_locked(*filter.id);
-    return !job || !filter.matches(*job) || is_finished(job->state.load());
+    return !job || !filter.matches(*job) || job->published;
   }
-  return std::none_of(batches_.begin(), batches_.end(), [&](const auto& batch) {
-    return filter.matches(*batch) && !batch->done();
-  });
+  return std::none_of(batches_.begin(), batches_.end(),
+                      [&](const auto& batch) { return filter.matches(*batch) && !batch->done(); });
 }
 
 bool RegistryCore::has_match_locked(const JobFilter& filter,
@@ -157,7 +159,8 @@ std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep,
     }
     prune_batches_locked();
   }
-  std::sort(jobs.begin(), jobs.end(), [](const JobPtr& a, const JobPtr& b) { return a->id < b->id; });
+  std::sort(jobs.begin(), jobs.end(),
+            [](const JobPtr& a, const JobPtr& b) { return a->id < b->id; });
   // Under the lock: a kept job's data may be taken by another receiver right after.
   out.reserve(out.size() + jobs.size());
   for (const JobPtr& job : jobs) out.push_back(keep ? job->data : std::move(job->data));
@@ -179,6 +182,7 @@ void RegistryCore::put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob> d
       job->received = false;
       --job->batch->received;
       ++job->batch->held;
+      ++job->batch->awaiting_receipt;
       ++held_;
       // Its batch may have been pruned when the job was taken; track it again.
       if (std::none_of(batches_.begin(), batches_.end(),
@@ -209,6 +213,7 @@ JobPtr RegistryCore::find_locked(JobId id) const {
 
 void RegistryCore::drop_locked(const JobPtr& job) {
   jobs_[job->id - base_id_] = nullptr;
+  --job->batch->awaiting_receipt;  // only finished jobs are dropped
   --job->batch->held;
   --held_;
   while (!jobs_.empty() && jobs_.front() == nullptr) {
@@ -218,7 +223,8 @@ void RegistryCore::drop_locked(const JobPtr& job) {
 }
 
 void RegistryCore::prune_batches_locked() {
-  std::erase_if(batches_, [](const auto& batch) { return batch->done() && batch->held.load() == 0; });
+  std::erase_if(batches_,
+                [](const auto& batch) { return batch->done() && batch->held.load() == 0; });
 }
 
 std::size_t RegistryCore::size() const {

@@ -9,8 +9,8 @@
 #include <mutex>
 #include <optional>
 #include <span>
-#include <thread>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -98,9 +98,9 @@ class RegistryCore {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::size_t waiters_ = 0;
-  bool signalled_ = false;  // waiters were woken and have not looked yet: publish stays quiet
-  JobId base_id_ = 1;             // id of jobs_.front()
-  std::deque<JobPtr> jobs_;       // by id - base_id_; null once received or cleared
+  bool signalled_ = false;   // waiters were woken and have not looked yet: publish stays quiet
+  JobId base_id_ = 1;        // id of jobs_.front()
+  std::deque<JobPtr> jobs_;  // by id - base_id_; null once received or cleared
   std::size_t held_ = 0;
   std::vector<JobPtr> finished_;  // finished and held, in the order they finished
   std::vector<std::shared_ptr<BatchCore>> batches_;
