@@ -45,15 +45,21 @@ std::string ProgressBar::render(const Progress& progress, std::size_t width) {
   double eta = rate > 0 && progress.total >= done ? (progress.total - done) / rate : -1;
 
   char numbers[160];
-  std::snprintf(numbers, sizeof numbers, " %3d%% %zu/%zu %.1f/s ETA %s",
-                static_cast<int>(fraction * 100), done, progress.total, rate,
-                clock_text(eta).c_str());
+  if (progress.total_known) {
+    std::snprintf(numbers, sizeof numbers, " %3d%% %zu/%zu %.1f/s ETA %s",
+                  static_cast<int>(fraction * 100), done, progress.total, rate,
+                  clock_text(eta).c_str());
+  } else {
+    // No percent or ETA to promise while the input's end is unknown.
+    std::snprintf(numbers, sizeof numbers, " %zu/%zu+ %.1f/s elapsed %s", done, progress.total,
+                  rate, clock_text(seconds).c_str());
+  }
   std::string tail = numbers;
   if (progress.failed != 0) tail += " failed " + std::to_string(progress.failed);
   if (progress.timed_out != 0) tail += " timed out " + std::to_string(progress.timed_out);
 
   std::string line;
-  if (width > tail.size() + 7) {
+  if (width > tail.size() + 7 && progress.total_known) {
     std::size_t inner = std::min<std::size_t>(width - tail.size() - 2, 50);
     auto filled = static_cast<std::size_t>(fraction * inner);
     line = "[" + std::string(filled, '#') + std::string(inner - filled, '.') + "]";

@@ -578,6 +578,9 @@ TEST(ReceiveJob, PoolSeesOnlyItsJobsRegistrySeesAll) {
   EXPECT_LT(Clock::now() - start, 2s);
   ASSERT_EQ(mine.size(), 4u);
   for (const auto& job : mine) EXPECT_EQ(job.name, "fast");
+  // The slow pool's three jobs stay held (its feeder may still be registering the last one).
+  auto until = Clock::now() + 2s;
+  while (registry->size() < 3u && Clock::now() < until) std::this_thread::sleep_for(1ms);
   EXPECT_EQ(registry->size(), 3u);
 
   gate->open();

@@ -117,6 +117,9 @@ struct Progress {
   std::size_t not_started = 0, running = 0, completed = 0, failed = 0, stopped = 0, timed_out = 0;
   std::size_t received = 0;
   std::chrono::nanoseconds elapsed{0};
+  /// False while a range of unknown size is still being read: total is then only the jobs
+  /// created so far.
+  bool total_known = true;
 
   /// Completed + failed + stopped + timed out.
   std::size_t finished() const noexcept { return completed + failed + stopped + timed_out; }

@@ -41,7 +41,8 @@ class ProgressBar {
   void finish();
 
   /// The line for `progress` in `width` columns: bar, percent, done/total, rate, ETA and the
-  /// failed and timed-out counts when not zero.
+  /// failed and timed-out counts when not zero. While the total is not known, "done/total+",
+  /// rate and elapsed time, with no bar.
   static std::string render(const Progress& progress, std::size_t width);
 
  private:

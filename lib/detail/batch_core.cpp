@@ -85,7 +85,9 @@ Progress BatchCore::progress() const {
   p.running = running.load();
   p.received = received.load();
   std::size_t made = created.load();
-  p.total = feeding_done() ? made : std::max(made, expected_jobs.value_or(made));
+  bool fed = feeding_done();
+  p.total = fed ? made : std::max(made, expected_jobs.value_or(made));
+  p.total_known = fed || expected_jobs.has_value();
   std::size_t accounted = p.running + p.finished();
   p.not_started = p.total > accounted ? p.total - accounted : 0;
   return p;
@@ -100,6 +102,7 @@ void accumulate(Progress& total, const Progress& part) {
   total.stopped += part.stopped;
   total.timed_out += part.timed_out;
   total.received += part.received;
+  total.total_known = total.total_known && part.total_known;
 }
 
 }  // namespace rsp::detail

@@ -298,6 +298,8 @@ void PoolCore::feed_locked() {
       ended.push_back(batch);
       continue;
     }
+    // Reading may block (a pipe, a slow generator): what was created must not wait for it.
+    enqueue(created);
     PulledJob pulled;
     std::optional<ErrorRecord> read_error;
     try {
@@ -338,7 +340,6 @@ void PoolCore::feed_locked() {
       ended.push_back(batch);
     }
     created.push_back(std::move(job));
-    if (created.size() >= 256) enqueue(created);
   }
   enqueue(created);
   for (const auto& batch : ended) {
