@@ -33,7 +33,8 @@ std::size_t clear(detail::RegistryCore& registry, const detail::PoolCore* pool,
 }  // namespace
 
 std::size_t clear_runspace_jobs(RunspacePool& pool, ClearOptions options) {
-  return clear(pool.core()->registry(), pool.core().get(), options);
+  std::shared_ptr<detail::RegistryCore> registry = pool.core()->shared_registry();
+  return clear(*registry, pool.core().get(), options);
 }
 
 std::size_t clear_runspace_jobs(const std::shared_ptr<RunspacePool>& pool, ClearOptions options) {
@@ -42,7 +43,8 @@ std::size_t clear_runspace_jobs(const std::shared_ptr<RunspacePool>& pool, Clear
 }
 
 std::size_t clear_runspace_jobs(JobRegistry& registry, ClearOptions options) {
-  return clear(*registry.core(), nullptr, options);
+  std::shared_ptr<detail::RegistryCore> core = registry.core();
+  return clear(*core, nullptr, options);
 }
 
 }  // namespace rsp

@@ -5,6 +5,7 @@
 
 #include "detail/pool_core.hpp"
 #include "detail/receive_engine.hpp"
+#include "detail/registry_core.hpp"
 #include "detail/validate.hpp"
 #include "rsparallel/progress_bar.hpp"
 
@@ -39,9 +40,9 @@ std::vector<ReceivedJob> receive_batch_in_order(const JobBatch& batch,
   ReceiveOptions receive{.timeout = std::chrono::milliseconds(0), .log_file = options.log_file};
   std::unique_ptr<ProgressBar> bar = options.show_progress ? ProgressBar::for_stderr() : nullptr;
   if (bar) receive.on_progress = [&](const Progress& progress) { bar->update(progress); };
+  std::shared_ptr<RegistryCore> registry = core.registry.lock();  // the pool holds it
   std::vector<ReceivedJob> jobs;
-  receive_each(*core.registry, mine, receive,
-               [&](ReceivedJob& job) { jobs.push_back(std::move(job)); });
+  receive_each(*registry, mine, receive, [&](ReceivedJob& job) { jobs.push_back(std::move(job)); });
   if (bar) bar->finish();
   std::sort(jobs.begin(), jobs.end(), [](const ReceivedJob& a, const ReceivedJob& b) {
     return a.input_index < b.input_index;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "detail/clock.hpp"
 #include "detail/job_log.hpp"
 #include "detail/pool_core.hpp"
 #include "detail/receive_engine.hpp"
@@ -17,7 +18,6 @@ void validate(const ReceiveOptions& options) {
 namespace detail {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kProgressInterval{100};
 
 /// One receive call: its deadline, and the batches it has seen, for progress counts that
@@ -34,7 +34,8 @@ class ReceiveCall {
         start_(Clock::now()),
         streaming_(streaming && !options.keep && !filter.id) {
     validate(options);
-    deadline_ = options.timeout.count() == 0 ? Clock::time_point::max() : start_ + options.timeout;
+    deadline_ = options.timeout.count() == 0 ? Clock::time_point::max()
+                                             : deadline_after(start_, options.timeout);
     if (!options.log_file.empty()) log_.emplace(options.log_file);
     note_batches();
   }
@@ -57,17 +58,6 @@ class ReceiveCall {
         if (streaming_) ++batch->streamers;
         batches_.push_back(std::move(batch));
       }
-    }
-  }
-
-  /// Taking jobs may have unpaused their batches.
-  void taken(const std::vector<JobPtr>& jobs) {
-    if (!streaming_) return;
-    const BatchCore* last = nullptr;
-    for (const JobPtr& job : jobs) {
-      if (job->batch.get() == last) continue;
-      last = job->batch.get();
-      resume_feeding(*job->batch);
     }
   }
 
@@ -150,7 +140,6 @@ std::size_t receive_each(RegistryCore& registry, const JobFilter& filter,
     bool all_finished = registry.wait(filter, true, call.next_wake(), skip);
     std::vector<ReceivedJob> data;
     std::vector<JobPtr> jobs = registry.take(filter, options.keep, skip, data);
-    call.taken(jobs);
     std::vector<std::string> rows;
     for (std::size_t i = 0; i < data.size(); ++i) {
       // The row is made first: the callback may move the job's data away.
@@ -195,9 +184,10 @@ detail::JobFilter filter_for(const ReceiveOptions& options, const detail::PoolCo
 }
 }  // namespace
 
+// Each call holds the registry: a callback may destroy the pool that held it.
 std::vector<ReceivedJob> receive_runspace_job(RunspacePool& pool, ReceiveOptions options) {
-  return detail::receive_all(pool.core()->registry(), filter_for(options, pool.core().get()),
-                             options);
+  std::shared_ptr<detail::RegistryCore> registry = pool.core()->shared_registry();
+  return detail::receive_all(*registry, filter_for(options, pool.core().get()), options);
 }
 
 std::vector<ReceivedJob> receive_runspace_job(const std::shared_ptr<RunspacePool>& pool,
@@ -207,18 +197,20 @@ std::vector<ReceivedJob> receive_runspace_job(const std::shared_ptr<RunspacePool
 }
 
 std::vector<ReceivedJob> receive_runspace_job(JobRegistry& registry, ReceiveOptions options) {
-  return detail::receive_all(*registry.core(), filter_for(options, nullptr), options);
+  std::shared_ptr<detail::RegistryCore> core = registry.core();
+  return detail::receive_all(*core, filter_for(options, nullptr), options);
 }
 
 std::size_t receive_runspace_job(RunspacePool& pool, ReceiveOptions options,
                                  ReceiveCallback on_job) {
-  return detail::receive_each(pool.core()->registry(), filter_for(options, pool.core().get()),
-                              options, on_job);
+  std::shared_ptr<detail::RegistryCore> registry = pool.core()->shared_registry();
+  return detail::receive_each(*registry, filter_for(options, pool.core().get()), options, on_job);
 }
 
 std::size_t receive_runspace_job(JobRegistry& registry, ReceiveOptions options,
                                  ReceiveCallback on_job) {
-  return detail::receive_each(*registry.core(), filter_for(options, nullptr), options, on_job);
+  std::shared_ptr<detail::RegistryCore> core = registry.core();
+  return detail::receive_each(*core, filter_for(options, nullptr), options, on_job);
 }
 
 }  // namespace rsp

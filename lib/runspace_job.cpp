@@ -34,24 +34,32 @@ JobBatch submit_batch(RunspacePool& pool, std::unique_ptr<InputFeed> feed,
                                            core->options().max_queue, core, pool.registry().core(),
                                            std::move(script), std::move(feed));
   core->registry().add_batch(batch);
-  core->add_batch(batch);
+  if (!core->add_batch(batch)) {
+    batch->mark_feeding_done();  // done with no job; the registry forgets it
+    throw std::logic_error("rsp::new_runspace_job: the pool is closed");
+  }
   return JobBatch(std::move(batch));
 }
 
 void stop_batch(BatchCore& batch) {
   batch.stop_requested.store(true);
-  if (std::shared_ptr<PoolCore> pool = batch.pool.lock()) {
+  std::shared_ptr<PoolCore> pool = batch.pool.lock();
+  std::shared_ptr<RegistryCore> registry = batch.registry.lock();
+  if (pool && registry) {
     JobFilter mine;
     mine.batch = &batch;
-    std::vector<JobPtr> jobs = batch.registry->unfinished(mine);
+    std::vector<JobPtr> jobs = registry->unfinished(mine);
     // Not-started ones first: a runspace freed by stopping a running job must find none to run.
     std::stable_partition(jobs.begin(), jobs.end(), [](const JobPtr& job) {
       return job->state.load() == JobState::NotStarted;
     });
     for (const JobPtr& job : jobs) pool->stop_job(job);
-    pool->schedule_feed();  // the feeder drops the batch and releases its range
+    // Whoever holds the feed lock ends the batch: its range may be in the middle of a read, and
+    // the batch must not look done (letting the caller free the range) until that read is over.
+    pool->schedule_feed();
+  } else {
+    batch.mark_feeding_done();  // no pool: nothing reads the range any more
   }
-  batch.mark_feeding_done();
 }
 
 }  // namespace detail

@@ -306,7 +306,13 @@ TEST(ClearJobs, ForceWithIdStopsOnlyThatJob) {
     gate->wait();
     return i;
   });
-  ASSERT_TRUE(eventually([&] { return pool->busy_runspaces() == 3; }));
+  // Running, not only taken by a runspace (busy_runspaces counts from the take).
+  ASSERT_TRUE(eventually([&] {
+    for (rsp::JobId id = first; id < first + 3; ++id) {
+      if (pool->registry().state(id) != rsp::JobState::Running) return false;
+    }
+    return true;
+  }));
 
   EXPECT_EQ(rsp::clear_runspace_jobs(*pool, {.id = first + 1, .force = true}), 1u);
   EXPECT_FALSE(pool->registry().state(first + 1).has_value());

@@ -60,7 +60,7 @@ class RunspacePool {
 
   /// Runspaces open now (idle or busy), not counting abandoned ones.
   std::size_t open_runspaces() const;
-  /// Runspaces running a job now.
+  /// Runspaces running a job's code now (from its start until its script returns).
   std::size_t busy_runspaces() const;
   /// Jobs created and not finished (NotStarted or Running).
   std::size_t unfinished_jobs() const;

@@ -1,13 +1,15 @@
 #include "detail/batch_core.hpp"
 
+#include "detail/pool_core.hpp"
 #include "detail/registry_core.hpp"
 
 namespace rsp::detail {
 
 BatchCore::BatchCore(std::string name_, JobOptions options_, std::size_t slice_,
                      std::optional<std::size_t> input_count, std::size_t max_queue_,
-                     std::shared_ptr<PoolCore> pool_, std::shared_ptr<RegistryCore> registry_,
-                     std::shared_ptr<void> script, std::unique_ptr<InputFeed> feed)
+                     std::shared_ptr<PoolCore> pool_,
+                     const std::shared_ptr<RegistryCore>& registry_, std::shared_ptr<void> script,
+                     std::unique_ptr<InputFeed> feed)
     : name(std::move(name_)),
       options(std::move(options_)),
       slice(slice_),
@@ -16,7 +18,7 @@ BatchCore::BatchCore(std::string name_, JobOptions options_, std::size_t slice_,
       max_queue(max_queue_),
       pool_identity(pool_.get()),
       pool(pool_),
-      registry(std::move(registry_)),
+      registry(registry_),
       script_(std::move(script)),
       feed_(std::move(feed)) {}
 
@@ -41,6 +43,11 @@ void BatchCore::on_job_finished(JobState state, JobState previous) {
   if (unfinished.fetch_sub(1) == 1) check_done();
 }
 
+void BatchCore::resume_feeding() {
+  if (streamers.load() == 0 || feeding_done()) return;
+  if (std::shared_ptr<PoolCore> owner = pool.lock()) owner->schedule_feed();
+}
+
 void BatchCore::cancel_creation() {
   if (unfinished.fetch_sub(1) == 1) check_done();
 }
@@ -61,7 +68,7 @@ void BatchCore::check_done() {
     done_.store(true);
   }
   done_cv_.notify_all();
-  registry->notify_changed();
+  if (std::shared_ptr<RegistryCore> owner = registry.lock()) owner->notify_changed();
 }
 
 bool BatchCore::done() const { return done_.load(); }

@@ -22,7 +22,7 @@ class BatchCore {
  public:
   BatchCore(std::string name, JobOptions options, std::size_t slice,
             std::optional<std::size_t> input_count, std::size_t max_queue,
-            std::shared_ptr<PoolCore> pool, std::shared_ptr<RegistryCore> registry,
+            std::shared_ptr<PoolCore> pool, const std::shared_ptr<RegistryCore>& registry,
             std::shared_ptr<void> script, std::unique_ptr<InputFeed> feed);
 
   // Immutable after construction.
@@ -33,7 +33,7 @@ class BatchCore {
   const std::size_t max_queue;          // the pool's
   const PoolCore* const pool_identity;  // for filtering; never dereferenced
   const std::weak_ptr<PoolCore> pool;
-  const std::shared_ptr<RegistryCore> registry;
+  const std::weak_ptr<RegistryCore> registry;  // weak: the registry holds its batches
 
   // Feeder only (under the pool's feed mutex).
   std::size_t inputs_pulled = 0;
@@ -57,6 +57,8 @@ class BatchCore {
 
   /// A job of this batch reached `state` from `previous`; may complete the batch.
   void on_job_finished(JobState state, JobState previous);
+  /// Jobs of this batch left the registry: if a receiver's backlog paused feeding, resume it.
+  void resume_feeding();
   /// The feeder counted a job in `unfinished` and then found the batch stopped.
   void cancel_creation();
   /// No more jobs will be created (range exhausted, reading it failed, or stopped).

@@ -1,11 +1,14 @@
 #include "detail/job_record.hpp"
 
+#include "detail/batch_core.hpp"
+
 namespace rsp::detail {
 
 bool JobRecord::try_start(const std::shared_ptr<RunspaceSlot>& runspace) {
   std::lock_guard lock(mutex);
   if (state.load(std::memory_order_relaxed) != JobState::NotStarted) return false;
   slot = runspace;
+  ++batch->running;  // here, so a stop racing the start never sees it negative
   started_at = std::chrono::steady_clock::now();
   data.started = std::chrono::system_clock::now();
   data.state = JobState::Running;

@@ -6,13 +6,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/thread/exceptions.hpp>
 
+#include "detail/clock.hpp"
 #include "detail/errors.hpp"
 #include "detail/registry_core.hpp"
 
 namespace rsp::detail {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr std::int64_t kNotArmed = std::numeric_limits<std::int64_t>::max();
 
 std::int64_t to_ns(Clock::time_point t) {
@@ -83,7 +83,13 @@ void PoolCore::spawn_locked(std::size_t index) {
   });
   auto slot = std::make_shared<RunspaceSlot>(index, session_);
   std::lock_guard slot_lock(slot->mutex);
-  slot->thread = boost::thread([self = shared_from_this(), slot] { self->runspace_main(slot); });
+  try {
+    slot->thread = boost::thread([self = shared_from_this(), slot] { self->runspace_main(slot); });
+  } catch (const std::exception& e) {
+    // Out of threads: run with the runspaces there are, and say so.
+    open_errors_.push_back("runspace " + std::to_string(index) + " could not start: " + e.what());
+    return;
+  }
   slots_.push_back(std::move(slot));
   ++starting_;
 }
@@ -111,6 +117,7 @@ void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
       if (auto previous = job->try_finish(JobState::Failed, &error))
         publish_finished(job, *previous);
     } else if (!run_job(slot, job)) {
+      consume_interrupt();  // the stop was for the job, not for the close hook
       run_hook(slot->session->close, slot->runspace);  // abandoned: the pool is not ours now
       return;
     }
@@ -118,7 +125,8 @@ void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
       std::lock_guard lock(mutex_);
       after_run_locked(job);
     }
-    feed_inline();
+    // Feeding here, between jobs, saves a hop to the feeder thread per job.
+    if (hungry_count_.load() != 0 && unfinished_.load() < options_.max_queue) feed();
   }
   run_hook(slot->session->close, slot->runspace);
 }
@@ -127,8 +135,9 @@ JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first)
   std::unique_lock lock(mutex_);
   if (first) --starting_;
   ++idle_;
-  auto idle_deadline = Clock::now() + options_.idle_timeout;
+  auto idle_deadline = deadline_after(Clock::now(), options_.idle_timeout);
   while (!closing_.load()) {
+    if (ready_.empty()) promote_deferred_locked();
     while (!ready_.empty()) {
       JobPtr job = std::move(ready_.front());
       ready_.pop_front();
@@ -141,7 +150,6 @@ JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first)
       }
       ++batch.running_now;
       --idle_;
-      ++busy_;
       return job;
     }
     if (slots_.size() <= options_.min_runspaces) {
@@ -153,7 +161,7 @@ JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first)
         --idle_;
         return nullptr;
       }
-      idle_deadline = Clock::now() + options_.idle_timeout;
+      idle_deadline = deadline_after(Clock::now(), options_.idle_timeout);
     }
   }
   --idle_;
@@ -162,16 +170,22 @@ JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first)
 
 bool PoolCore::run_job(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& job) {
   std::stop_token token;
+  bool closing = false;
   {
     std::lock_guard lock(slot->mutex);
     slot->current = job;
     token = slot->stop.get_token();
+    // Shutdown looks at `current` under this lock after setting closing_: it either saw this
+    // job or we see closing_ here.
+    closing = closing_.load();
   }
-  if (job->try_start(slot)) {
-    ++job->batch->running;
+  if (closing) {
+    if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous, false);
+  } else if (job->try_start(slot)) {
+    slot->executing.store(true);
     std::chrono::milliseconds timeout = job->batch->options.timeout;
     if (timeout.count() > 0) {
-      Clock::time_point deadline = job->started_at + timeout;
+      Clock::time_point deadline = deadline_after(job->started_at, timeout);
       bool armed = false;
       {
         std::lock_guard lock(slot->mutex);
@@ -198,6 +212,7 @@ bool PoolCore::run_job(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& 
       error = describe_current_exception();
     }
     job->work.reset();
+    slot->executing.store(false);
     if (auto previous = job->try_finish(outcome, error ? &*error : nullptr)) {
       publish_finished(job, *previous, false);
     }
@@ -216,33 +231,48 @@ bool PoolCore::run_job(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& 
 }
 
 void PoolCore::after_run_locked(const JobPtr& job) {
-  --busy_;
-  BatchCore& batch = *job->batch;
-  --batch.running_now;
-  // A job held back by max_running may run now; drop stopped ones met on the way.
+  --job->batch->running_now;
+  promote_deferred_locked();
+}
+
+void PoolCore::promote_deferred_locked() {
+  // Jobs held back by max_running whose batch has room again go back to the queue's front;
+  // stopped ones are dropped on the way.
+  std::vector<std::pair<const BatchCore*, std::size_t>> promoted;  // per batch, this call
   for (auto it = deferred_.begin(); it != deferred_.end();) {
+    const BatchCore& batch = *(*it)->batch;
+    auto mine = std::find_if(promoted.begin(), promoted.end(),
+                             [&](const auto& entry) { return entry.first == &batch; });
+    std::size_t already = mine == promoted.end() ? 0 : mine->second;
     if ((*it)->state.load() != JobState::NotStarted) {
       it = deferred_.erase(it);
-    } else if ((*it)->batch.get() == &batch) {
-      ready_.push_front(std::move(*it));
-      deferred_.erase(it);
-      work_cv_.notify_one();
-      break;
+    } else if (batch.running_now + already < batch.options.max_running) {
+      ready_.push_back(std::move(*it));
+      it = deferred_.erase(it);
+      if (mine == promoted.end()) {
+        promoted.emplace_back(&batch, 1);
+      } else {
+        ++mine->second;
+      }
     } else {
       ++it;
     }
   }
+  for (std::size_t i = 0; i < promoted.size(); ++i) work_cv_.notify_one();
 }
 
 // ---- feeding -------------------------------------------------------------------------------
 
-void PoolCore::add_batch(const std::shared_ptr<BatchCore>& batch) {
+bool PoolCore::add_batch(const std::shared_ptr<BatchCore>& batch) {
   {
+    // Under the same lock shutdown takes the hungry list with, so no batch slips past it.
     std::lock_guard lock(hungry_mutex_);
+    if (closing_.load()) return false;
     hungry_.push_back(batch);
     ++hungry_count_;
   }
   schedule_feed();
+  return true;
 }
 
 void PoolCore::schedule_feed() {
@@ -261,25 +291,35 @@ void PoolCore::remove_hungry(const std::shared_ptr<BatchCore>& batch) {
 }
 
 void PoolCore::feed() {
-  std::lock_guard feed_lock(feed_mutex_);
-  feed_locked();
+  feed_again_.store(true);
+  while (feed_again_.load()) {
+    std::unique_lock feed_lock(feed_mutex_, std::try_to_lock);
+    if (!feed_lock.owns_lock()) return;  // the holder sees feed_again_ before it lets go
+    feed_again_.store(false);
+    feed_locked();
+  }
 }
 
-void PoolCore::feed_inline() {
-  if (hungry_count_.load() == 0 || unfinished_.load() >= options_.max_queue) return;
-  // Feeding here saves a hop to the feeder thread per job. If another thread holds the feed
-  // lock it may already have passed its last check, so the feeder is asked to look again.
-  std::unique_lock feed_lock(feed_mutex_, std::try_to_lock);
-  if (!feed_lock.owns_lock()) {
-    schedule_feed();
-    return;
+void PoolCore::end_batches_locked(std::vector<std::shared_ptr<BatchCore>>& ended) {
+  for (const auto& batch : ended) {
+    remove_hungry(batch);
+    batch->feed().reset();  // release the range (and the caller's, if referenced) at once
+    batch->mark_feeding_done();
   }
-  feed_locked();
+  ended.clear();
 }
 
 void PoolCore::feed_locked() {
   std::vector<JobPtr> created;
   std::vector<std::shared_ptr<BatchCore>> ended;
+  {
+    // Stopped batches end first, whether or not a place is free.
+    std::lock_guard lock(hungry_mutex_);
+    for (const auto& batch : hungry_) {
+      if (batch->stop_requested.load() || closing_.load()) ended.push_back(batch);
+    }
+  }
+  end_batches_locked(ended);
   while (!closing_.load() && unfinished_.load() < options_.max_queue) {
     std::shared_ptr<BatchCore> batch;
     {
@@ -294,8 +334,8 @@ void PoolCore::feed_locked() {
     }
     if (!batch) break;
     if (batch->stop_requested.load()) {
-      remove_hungry(batch);
       ended.push_back(batch);
+      end_batches_locked(ended);
       continue;
     }
     // Reading may block (a pipe, a slow generator): what was created must not wait for it.
@@ -310,8 +350,8 @@ void PoolCore::feed_locked() {
                             " of the batch failed: " + read_error->message;
     }
     if (pulled.count == 0 && !read_error) {
-      remove_hungry(batch);
       ended.push_back(batch);
+      end_batches_locked(ended);
       continue;
     }
     auto job = std::make_shared<JobRecord>();
@@ -327,8 +367,8 @@ void PoolCore::feed_locked() {
     if (batch->stop_requested.load()) {  // stopped while we read: the job never existed
       --unfinished_;
       batch->cancel_creation();
-      remove_hungry(batch);
       ended.push_back(batch);
+      end_batches_locked(ended);
       continue;
     }
     ++batch->created;
@@ -336,16 +376,19 @@ void PoolCore::feed_locked() {
       // Reading the range threw: the batch ends here, and a Failed job carries the error.
       job->work.reset();
       job->data.errors.push_back(std::move(*read_error));
-      remove_hungry(batch);
       ended.push_back(batch);
     }
     created.push_back(std::move(job));
+    enqueue(created);
+    end_batches_locked(ended);
   }
   enqueue(created);
-  for (const auto& batch : ended) {
-    batch->feed().reset();  // release the range (and the caller's, if referenced) at once
-    batch->mark_feeding_done();
+  if (closing_.load()) {
+    // The pool closed while this thread was reading; shutdown left the batches to it.
+    std::lock_guard lock(hungry_mutex_);
+    ended.assign(hungry_.begin(), hungry_.end());
   }
+  end_batches_locked(ended);
 }
 
 void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
@@ -395,13 +438,16 @@ void PoolCore::publish_finished(const JobPtr& job, JobState previous, bool feed_
 
 void PoolCore::request_stop_locked(RunspaceSlot& slot, Clock::time_point now) {
   slot.stopping = true;
-  slot.deadline = now + options_.stop_grace;
+  slot.deadline = deadline_after(now, options_.stop_grace);
   slot.stop.request_stop();
   slot.thread.interrupt();
 }
 
 void PoolCore::stop_job(const JobPtr& job) {
-  if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
+  std::optional<JobState> previous = job->try_finish(JobState::Stopped);
+  if (!previous) return;  // it ended on its own (or was stopped) first: nothing to interrupt
+  publish_finished(job, *previous);
+  if (*previous != JobState::Running) return;
   std::shared_ptr<RunspaceSlot> slot = job->runspace();
   if (!slot) return;
   Clock::time_point deadline;
@@ -480,22 +526,32 @@ void PoolCore::on_watch() {
 void PoolCore::abandon(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& job) {
   ++abandoned_;
   if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
-  std::lock_guard lock(mutex_);
-  std::erase(slots_, slot);
-  after_run_locked(job);
-  // A fresh runspace takes its place, so the pool keeps its capacity.
-  if (!closing_.load()) spawn_locked(slot->runspace.index());
+  {
+    std::lock_guard lock(mutex_);
+    std::erase(slots_, slot);
+    after_run_locked(job);
+    // A fresh runspace takes its place, so the pool keeps its capacity.
+    if (!closing_.load()) spawn_locked(slot->runspace.index());
+  }
+  if (hungry_count_.load() != 0) schedule_feed();
 }
 
 // ---- shutdown ------------------------------------------------------------------------------
 
 void PoolCore::shutdown() {
+  // A second caller waits for the first to finish, so it too may free what jobs use.
+  std::call_once(shutdown_once_, [this] { shutdown_once(); });
+}
+
+void PoolCore::shutdown_once() {
+  Clock::time_point now = Clock::now();
+  Clock::time_point deadline = deadline_after(now, options_.stop_grace);
   std::vector<JobPtr> queued;
   std::vector<std::shared_ptr<RunspaceSlot>> slots;
   std::vector<std::shared_ptr<RunspaceSlot>> retired;
   {
     std::lock_guard lock(mutex_);
-    if (closing_.exchange(true)) return;
+    closing_.store(true);
     queued.assign(std::make_move_iterator(ready_.begin()), std::make_move_iterator(ready_.end()));
     queued.insert(queued.end(), std::make_move_iterator(deferred_.begin()),
                   std::make_move_iterator(deferred_.end()));
@@ -506,23 +562,16 @@ void PoolCore::shutdown() {
     retired_.clear();
   }
   work_cv_.notify_all();
-  std::vector<std::shared_ptr<BatchCore>> hungry;
   {
-    std::lock_guard lock(hungry_mutex_);
-    hungry.assign(hungry_.begin(), hungry_.end());
-    hungry_.clear();
-    hungry_count_.store(0);
-  }
-  for (const auto& batch : hungry) {
-    batch->stop_requested.store(true);
-    batch->mark_feeding_done();
+    std::lock_guard lock(hungry_mutex_);  // add_batch checks closing_ under this lock
+    for (const auto& batch : hungry_) batch->stop_requested.store(true);
   }
   for (const JobPtr& job : queued) {
     if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
   }
   // Running jobs end Stopped at once, as with JobBatch::stop(); stop_grace is how long their
   // threads get to return before they are abandoned.
-  Clock::time_point now = Clock::now();
+  now = Clock::now();
   for (const auto& slot : slots) {
     JobPtr stopped;
     std::optional<JobState> previous;
@@ -535,9 +584,26 @@ void PoolCore::shutdown() {
     }
     if (stopped) publish_finished(stopped, *previous);
   }
-  Clock::time_point deadline = now + options_.stop_grace;
-  auto boost_deadline = boost::chrono::steady_clock::now() +
-                        boost::chrono::nanoseconds((deadline - Clock::now()).count());
+  // Batches end only under the feed lock: a range in the middle of a read must not look done
+  // (its owner could free it). If a read outlasts stop_grace, the reader ends them afterwards.
+  {
+    std::unique_lock feed_lock(feed_mutex_, std::defer_lock);
+    if (feed_lock.try_lock_until(deadline)) {
+      std::vector<std::shared_ptr<BatchCore>> ended;
+      {
+        std::lock_guard lock(hungry_mutex_);
+        ended.assign(hungry_.begin(), hungry_.end());
+      }
+      end_batches_locked(ended);
+    }
+  }
+  auto boost_deadline =
+      boost::chrono::steady_clock::now() +
+      boost::chrono::milliseconds(std::max<std::int64_t>(
+          0, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+  if (deadline == Clock::time_point::max()) {
+    boost_deadline = boost::chrono::steady_clock::time_point::max();
+  }
   auto join_or_abandon = [&](const std::shared_ptr<RunspaceSlot>& slot) {
     boost::thread thread;
     {
@@ -579,7 +645,8 @@ std::size_t PoolCore::open_runspaces() const {
 
 std::size_t PoolCore::busy_runspaces() const {
   std::lock_guard lock(mutex_);
-  return busy_;
+  return static_cast<std::size_t>(std::count_if(
+      slots_.begin(), slots_.end(), [](const auto& slot) { return slot->executing.load(); }));
 }
 
 std::vector<std::string> PoolCore::open_errors() const {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/steady_timer.hpp>
@@ -38,9 +39,10 @@ struct RunspaceSlot {
   boost::thread thread;
   JobPtr current;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  bool stopping = false;   // the deadline is the stop grace
-  bool abandoned = false;  // detached; the thread no longer touches the pool
-  std::stop_source stop;   // replaced after a job that used it
+  bool stopping = false;               // the deadline is the stop grace
+  bool abandoned = false;              // detached; the thread no longer touches the pool
+  std::atomic<bool> executing{false};  // in a job's code now
+  std::stop_source stop;               // replaced after a job that used it
 };
 
 class PoolCore : public std::enable_shared_from_this<PoolCore> {
@@ -56,9 +58,10 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
 
   const PoolOptions& options() const noexcept { return options_; }
   RegistryCore& registry() const noexcept { return *registry_; }
+  const std::shared_ptr<RegistryCore>& shared_registry() const noexcept { return registry_; }
 
-  /// A new batch to feed.
-  void add_batch(const std::shared_ptr<BatchCore>& batch);
+  /// A new batch to feed; false (and nothing done) once the pool is closing.
+  bool add_batch(const std::shared_ptr<BatchCore>& batch);
   void schedule_feed();
 
   /// The winner of JobRecord::try_finish calls this: publish, count, free a place. A runspace
@@ -74,10 +77,14 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::vector<std::string> open_errors() const;
 
  private:
+  /// Feeds unless another thread is feeding, in which case that thread feeds once more before
+  /// it lets go: nobody ever waits for the feed lock (a read from the range may block).
   void feed();
   void feed_locked();
-  /// From a runspace between jobs: feed here if nobody else is, else have the feeder do it.
-  void feed_inline();
+  /// Ends batches that will create no more jobs: releases their ranges, marks them fed.
+  void end_batches_locked(std::vector<std::shared_ptr<BatchCore>>& ended);
+  void promote_deferred_locked();
+  void shutdown_once();
   void remove_hungry(const std::shared_ptr<BatchCore>& batch);
   void enqueue(std::vector<JobPtr>& jobs);
   void spawn_locked(std::size_t index);
@@ -105,14 +112,15 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::vector<std::shared_ptr<RunspaceSlot>> slots_;    // open, not abandoned
   std::vector<std::shared_ptr<RunspaceSlot>> retired_;  // closed when idle; joined later
   std::size_t idle_ = 0;
-  std::size_t busy_ = 0;
   std::size_t starting_ = 0;  // spawned, not yet waiting for a job
   std::vector<std::string> open_errors_;
   std::atomic<bool> closing_{false};
   std::atomic<std::size_t> unfinished_{0};  // places under max_queue taken
   std::atomic<std::size_t> abandoned_{0};
 
-  std::mutex feed_mutex_;  // held while reading input ranges
+  std::timed_mutex feed_mutex_;  // held while reading input ranges
+  std::atomic<bool> feed_again_{false};
+  std::once_flag shutdown_once_;
   std::mutex hungry_mutex_;
   std::deque<std::shared_ptr<BatchCore>> hungry_;  // batches with inputs left
   std::atomic<std::size_t> hungry_count_{0};

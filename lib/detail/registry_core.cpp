@@ -38,9 +38,28 @@ Executor::~Executor() {
 
 RegistryCore::RegistryCore() = default;
 
+namespace {
+// Jobs and batches leave the registry through this: their destructors (user outputs, scripts,
+// ranges, perhaps the last handle on a pool) run after the registry's mutex is released, and
+// batches paused for a receiver's backlog feed again.
+struct Released {
+  std::vector<JobPtr> jobs;
+  std::vector<std::shared_ptr<BatchCore>> batches;
+  ~Released() {
+    const BatchCore* last = nullptr;
+    for (const JobPtr& job : jobs) {
+      if (job->batch.get() == last) continue;
+      last = job->batch.get();
+      job->batch->resume_feeding();
+    }
+  }
+};
+}  // namespace
+
 void RegistryCore::add_batch(std::shared_ptr<BatchCore> batch) {
+  Released released;
   std::lock_guard lock(mutex_);
-  prune_batches_locked();
+  prune_batches_locked(released.batches);
   batches_.push_back(std::move(batch));
 }
 
@@ -133,6 +152,7 @@ bool RegistryCore::wait(const JobFilter& filter, bool any,
 std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep,
                                        std::unordered_set<JobId>* delivered,
                                        std::vector<ReceivedJob>& out) {
+  Released released;
   std::vector<JobPtr> jobs;
   std::lock_guard lock(mutex_);
   if (keep) {
@@ -157,13 +177,14 @@ std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep,
       }
       drop_locked(job);
     }
-    prune_batches_locked();
+    prune_batches_locked(released.batches);
   }
   std::sort(jobs.begin(), jobs.end(),
             [](const JobPtr& a, const JobPtr& b) { return a->id < b->id; });
   // Under the lock: a kept job's data may be taken by another receiver right after.
   out.reserve(out.size() + jobs.size());
   for (const JobPtr& job : jobs) out.push_back(keep ? job->data : std::move(job->data));
+  if (!keep) released.jobs = jobs;  // to resume feeding; the caller holds them anyway
   return jobs;
 }
 
@@ -196,14 +217,15 @@ void RegistryCore::put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob> d
 }
 
 std::size_t RegistryCore::remove_finished(const JobFilter& filter) {
+  Released released;
   std::lock_guard lock(mutex_);
   auto removed = std::stable_partition(finished_.begin(), finished_.end(),
                                        [&](const JobPtr& job) { return !filter.matches(*job); });
-  std::size_t count = static_cast<std::size_t>(finished_.end() - removed);
   for (auto it = removed; it != finished_.end(); ++it) drop_locked(*it);
+  released.jobs.assign(std::make_move_iterator(removed), std::make_move_iterator(finished_.end()));
   finished_.erase(removed, finished_.end());
-  prune_batches_locked();
-  return count;
+  prune_batches_locked(released.batches);
+  return released.jobs.size();
 }
 
 JobPtr RegistryCore::find_locked(JobId id) const {
@@ -222,9 +244,13 @@ void RegistryCore::drop_locked(const JobPtr& job) {
   }
 }
 
-void RegistryCore::prune_batches_locked() {
-  std::erase_if(batches_,
-                [](const auto& batch) { return batch->done() && batch->held.load() == 0; });
+void RegistryCore::prune_batches_locked(std::vector<std::shared_ptr<BatchCore>>& released) {
+  auto gone = std::stable_partition(batches_.begin(), batches_.end(), [](const auto& batch) {
+    return !(batch->done() && batch->held.load() == 0);
+  });
+  released.insert(released.end(), std::make_move_iterator(gone),
+                  std::make_move_iterator(batches_.end()));
+  batches_.erase(gone, batches_.end());
 }
 
 std::size_t RegistryCore::size() const {

@@ -92,7 +92,8 @@ class RegistryCore {
   bool has_match_locked(const JobFilter& filter, const std::unordered_set<JobId>* skip) const;
   JobPtr find_locked(JobId id) const;
   void drop_locked(const JobPtr& job);
-  void prune_batches_locked();
+  /// Moves batches that are done and hold no job into `released`, to be let go unlocked.
+  void prune_batches_locked(std::vector<std::shared_ptr<BatchCore>>& released);
 
   const std::chrono::steady_clock::time_point created_at_ = std::chrono::steady_clock::now();
   mutable std::mutex mutex_;

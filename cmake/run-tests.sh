@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds and runs every test three times over: a normal build, then ThreadSanitizer, then
+# AddressSanitizer+UBSan. The package-consumer cases (which rebuild the library from scratch)
+# run in the normal build only. Usage: bash cmake/run-tests.sh [normal|thread|address]...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=2
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+export ASAN_OPTIONS="detect_leaks=1 abort_on_error=1 ${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 ${UBSAN_OPTIONS:-}"
+
+run() {  # run <build dir> <ctest args> -- <cmake args>
+  local dir=$1; shift
+  local ctest_args=()
+  while [[ $1 != -- ]]; do ctest_args+=("$1"); shift; done
+  shift
+  echo "== $dir"
+  cmake -S . -B "$dir" "$@"
+  cmake --build "$dir" -j"$jobs"
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs" "${ctest_args[@]}"
+}
+
+modes=("$@")
+((${#modes[@]})) || modes=(normal thread address)
+for mode in "${modes[@]}"; do
+  case $mode in
+    normal) run build -- ;;
+    thread) run build-tsan -LE package -- -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+              -DRSPARALLEL_SANITIZE=thread -DRSPARALLEL_BUILD_BENCHMARKS=OFF ;;
+    address) run build-asan -LE package -- -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+               "-DRSPARALLEL_SANITIZE=address;undefined" -DRSPARALLEL_BUILD_BENCHMARKS=OFF ;;
+    *) echo "unknown mode '$mode' (normal, thread or address)" >&2; exit 2 ;;
+  esac
+done
