@@ -124,7 +124,13 @@ std::vector<ReceivedJob> receive_all(RegistryCore& registry, const JobFilter& fi
       throw;
     }
   }
-  call.report_progress();
+  try {
+    call.report_progress();
+  } catch (...) {
+    // The caller gets the error instead of the jobs, so the jobs go back (the log has them).
+    if (!options.keep) registry.put_back(std::move(taken), std::move(jobs));
+    throw;
+  }
   return jobs;
 }
 

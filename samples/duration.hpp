@@ -74,21 +74,16 @@ inline std::chrono::milliseconds parse_duration(std::string_view text) {
   if (value > kMax / unit_ms) reject(text, "too large");
   std::uint64_t ms = value * unit_ms;
 
-  // The fraction, exact to 9 digits (< 10^9 * 3.6e6 fits in 64 bits); further non-zero digits
-  // only round up.
-  std::uint64_t numerator = 0, denominator = 1;
-  bool rest_nonzero = false;
-  for (std::size_t i = 0; i < fraction.size(); ++i) {
-    if (i < 9) {
-      numerator = numerator * 10 + static_cast<std::uint64_t>(fraction[i] - '0');
-      denominator *= 10;
-    } else if (fraction[i] != '0') {
-      rest_nonzero = true;
-    }
+  // The fraction times the unit, exactly, however many digits: long multiplication from the last
+  // digit. What carries out is the whole milliseconds; any digit left behind rounds up.
+  std::uint64_t carry = 0;
+  bool remainder = false;
+  for (std::size_t i = fraction.size(); i-- > 0;) {
+    std::uint64_t t = static_cast<std::uint64_t>(fraction[i] - '0') * unit_ms + carry;
+    remainder = remainder || t % 10 != 0;
+    carry = t / 10;
   }
-  std::uint64_t scaled = numerator * unit_ms;
-  std::uint64_t fraction_ms = scaled / denominator;
-  if (scaled % denominator != 0 || rest_nonzero) ++fraction_ms;
+  std::uint64_t fraction_ms = carry + (remainder ? 1 : 0);
   if (fraction_ms > kMax - ms) reject(text, "too large");
   return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(ms + fraction_ms));
 }

@@ -13,7 +13,8 @@ BatchCore::BatchCore(std::string name_, JobOptions options_, std::size_t slice_,
     : name(std::move(name_)),
       options(std::move(options_)),
       slice(slice_),
-      expected_jobs(input_count ? std::optional<std::size_t>((*input_count + slice_ - 1) / slice_)
+      expected_jobs(input_count ? std::optional<std::size_t>(*input_count / slice_ +
+                                                             (*input_count % slice_ != 0))
                                 : std::nullopt),
       max_queue(max_queue_),
       pool_identity(pool_.get()),

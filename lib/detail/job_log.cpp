@@ -44,9 +44,9 @@ std::string csv_header() {
 namespace {
 std::string joined(const std::vector<std::string>& lines) {
   std::string text;
-  for (const std::string& line : lines) {
-    if (!text.empty()) text += '\n';
-    text += line;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (i != 0) text += '\n';  // by position: an empty first message still counts
+    text += lines[i];
   }
   return text;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <thread>
 
 #include <boost/asio/post.hpp>
 #include <boost/thread/exceptions.hpp>
@@ -431,8 +432,8 @@ void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
 
 void PoolCore::publish_finished(const JobPtr& job, JobState previous, bool feed_now) {
   registry_->publish(job);
+  unfinished_.fetch_sub(1);  // before the batch may report done: its waiters see a free place
   job->batch->on_job_finished(job->state.load(), previous);
-  unfinished_.fetch_sub(1);
   if (feed_now && hungry_count_.load() != 0) schedule_feed();
 }
 
@@ -587,8 +588,13 @@ void PoolCore::shutdown_once() {
   // Batches end only under the feed lock: a range in the middle of a read must not look done
   // (its owner could free it). If a read outlasts stop_grace, the reader ends them afterwards.
   {
-    std::unique_lock feed_lock(feed_mutex_, std::defer_lock);
-    if (feed_lock.try_lock_until(deadline)) {
+    // Polled rather than try_lock_until: ThreadSanitizer does not follow the clock-based lock.
+    std::unique_lock feed_lock(feed_mutex_, std::try_to_lock);
+    while (!feed_lock.owns_lock() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      feed_lock.try_lock();
+    }
+    if (feed_lock.owns_lock()) {
       std::vector<std::shared_ptr<BatchCore>> ended;
       {
         std::lock_guard lock(hungry_mutex_);
@@ -604,6 +610,9 @@ void PoolCore::shutdown_once() {
   if (deadline == Clock::time_point::max()) {
     boost_deadline = boost::chrono::steady_clock::time_point::max();
   }
+  // A job may close its own pool: its thread has just been interrupted, and a Boost join is an
+  // interruption point, so interruption is held off while joining.
+  boost::this_thread::disable_interruption no_interrupts;
   auto join_or_abandon = [&](const std::shared_ptr<RunspaceSlot>& slot) {
     boost::thread thread;
     {

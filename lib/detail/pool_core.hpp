@@ -118,7 +118,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::atomic<std::size_t> unfinished_{0};  // places under max_queue taken
   std::atomic<std::size_t> abandoned_{0};
 
-  std::timed_mutex feed_mutex_;  // held while reading input ranges
+  std::mutex feed_mutex_;  // held while reading input ranges
   std::atomic<bool> feed_again_{false};
   std::once_flag shutdown_once_;
   std::mutex hungry_mutex_;

@@ -123,7 +123,12 @@ bool RegistryCore::scope_done_locked(const JobFilter& filter) const {
   if (filter.id) {
     // Published, not merely finished: a waiter must find the job when it looks.
     JobPtr job = find_locked(*filter.id);
-    return !job || !filter.matches(*job) || job->published;
+    if (job) return !filter.matches(*job) || job->published;
+    if (*filter.id < base_id_ + jobs_.size()) return true;  // received or cleared already
+    // Not created yet: it may still come from a matching batch that is reading its inputs.
+    return std::none_of(batches_.begin(), batches_.end(), [&](const auto& batch) {
+      return filter.matches(*batch) && !batch->feeding_done();
+    });
   }
   return std::none_of(batches_.begin(), batches_.end(),
                       [&](const auto& batch) { return filter.matches(*batch) && !batch->done(); });

@@ -5,6 +5,7 @@
 #include <any>
 #include <concepts>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -145,6 +146,9 @@ class RangeFeed final : public InputFeed {
   RangeFeed(Storage range, Script* script) : range_(std::move(range)), script_(script) {}
 
   PulledJob pull(std::size_t slice) override {
+    if (pending_error_) {  // the read that failed after the previous slice's last input
+      std::rethrow_exception(std::exchange(pending_error_, nullptr));
+    }
     if (slice == 1) {
       std::optional<Input> input = next();
       if (!input) return {};
@@ -153,7 +157,15 @@ class RangeFeed final : public InputFeed {
     std::vector<Input> inputs;
     inputs.reserve(std::min<std::size_t>(slice, 4096));
     while (inputs.size() < slice) {
-      std::optional<Input> input = next();
+      std::optional<Input> input;
+      try {
+        input = next();
+      } catch (...) {
+        if (inputs.empty()) throw;
+        // The inputs read so far still make a job; the error comes with the next pull.
+        pending_error_ = std::current_exception();
+        break;
+      }
       if (!input) break;
       inputs.push_back(std::move(*input));
     }
@@ -192,6 +204,7 @@ class RangeFeed final : public InputFeed {
   Script* script_;
   std::optional<std::ranges::iterator_t<Range>> it_;
   bool advance_ = false;
+  std::exception_ptr pending_error_;
 };
 
 }  // namespace rsp::detail
