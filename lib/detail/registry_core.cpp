@@ -45,13 +45,9 @@ namespace {
 struct Released {
   std::vector<JobPtr> jobs;
   std::vector<std::shared_ptr<BatchCore>> batches;
+  std::vector<std::shared_ptr<BatchCore>> resume;  // their receiver's backlog just fell below
   ~Released() {
-    const BatchCore* last = nullptr;
-    for (const JobPtr& job : jobs) {
-      if (job->batch.get() == last) continue;
-      last = job->batch.get();
-      job->batch->resume_feeding();
-    }
+    for (const auto& batch : resume) batch->resume_feeding();
   }
 };
 }  // namespace
@@ -180,7 +176,7 @@ std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep,
         job->received = true;
         ++job->batch->received;
       }
-      drop_locked(job);
+      drop_locked(job, &released.resume);
     }
     prune_batches_locked(released.batches);
   }
@@ -189,7 +185,6 @@ std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep,
   // Under the lock: a kept job's data may be taken by another receiver right after.
   out.reserve(out.size() + jobs.size());
   for (const JobPtr& job : jobs) out.push_back(keep ? job->data : std::move(job->data));
-  if (!keep) released.jobs = jobs;  // to resume feeding; the caller holds them anyway
   return jobs;
 }
 
@@ -226,7 +221,7 @@ std::size_t RegistryCore::remove_finished(const JobFilter& filter) {
   std::lock_guard lock(mutex_);
   auto removed = std::stable_partition(finished_.begin(), finished_.end(),
                                        [&](const JobPtr& job) { return !filter.matches(*job); });
-  for (auto it = removed; it != finished_.end(); ++it) drop_locked(*it);
+  for (auto it = removed; it != finished_.end(); ++it) drop_locked(*it, &released.resume);
   released.jobs.assign(std::make_move_iterator(removed), std::make_move_iterator(finished_.end()));
   finished_.erase(removed, finished_.end());
   prune_batches_locked(released.batches);
@@ -238,9 +233,12 @@ JobPtr RegistryCore::find_locked(JobId id) const {
   return jobs_[id - base_id_];
 }
 
-void RegistryCore::drop_locked(const JobPtr& job) {
+void RegistryCore::drop_locked(const JobPtr& job, std::vector<std::shared_ptr<BatchCore>>* resume) {
   jobs_[job->id - base_id_] = nullptr;
-  --job->batch->awaiting_receipt;  // only finished jobs are dropped
+  // Only finished jobs are dropped. Crossing below max_queue may end a pause for a receiver.
+  if (job->batch->awaiting_receipt.fetch_sub(1) == job->batch->max_queue && resume != nullptr) {
+    resume->push_back(job->batch);
+  }
   --job->batch->held;
   --held_;
   while (!jobs_.empty() && jobs_.front() == nullptr) {

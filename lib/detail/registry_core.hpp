@@ -91,7 +91,8 @@ class RegistryCore {
   bool scope_done_locked(const JobFilter& filter) const;
   bool has_match_locked(const JobFilter& filter, const std::unordered_set<JobId>* skip) const;
   JobPtr find_locked(JobId id) const;
-  void drop_locked(const JobPtr& job);
+  /// Forgets a finished job; adds its batch to `resume` when that ends a receiver's backpressure.
+  void drop_locked(const JobPtr& job, std::vector<std::shared_ptr<BatchCore>>* resume = nullptr);
   /// Moves batches that are done and hold no job into `released`, to be let go unlocked.
   void prune_batches_locked(std::vector<std::shared_ptr<BatchCore>>& released);
 
