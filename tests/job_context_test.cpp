@@ -244,6 +244,9 @@ TEST(JobContext, StopReachesTheRunningJob) {
         std::stop_callback on_stop(ctx.stop_token(), [&] { callback_ran = true; });
         started.open();
         saw_request = wait_for_stop(ctx.stop_token()) && ctx.stop_requested();
+        // request_stop() runs callbacks after the flag is set; a callback not yet started when
+        // `on_stop` is destroyed never runs, so wait for it before leaving its scope.
+        for (int i = 0; i < 5000 && !callback_ran.load(); ++i) std::this_thread::sleep_for(1ms);
         try {
           ctx.check_stop();
         } catch (const rsp::JobStopped&) {
