@@ -23,7 +23,10 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
+using rsp_test::scaled;
 using ::testing::HasSubstr;
 
 namespace {
@@ -154,11 +157,10 @@ TEST(BadInput, EveryOptionOutOfRangeIsRejectedNamingFieldAndValue) {
   rsp::JobBatch batch =
       rsp::new_runspace_job(*pool, std::views::iota(0, kJobs), square, {.name = "before"});
   // One already received, so that the registry holds jobs in every state.
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!(pool->registry().state(1) && rsp::is_finished(*pool->registry().state(1))) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(1ms);
-  }
+  ASSERT_TRUE(rsp_test::eventually([&] {
+    std::optional<rsp::JobState> first = pool->registry().state(1);
+    return first && rsp::is_finished(*first);
+  }));
   std::vector<rsp::ReceivedJob> received = rsp::receive_runspace_job(*pool, {.id = rsp::JobId{1}});
   ASSERT_EQ(received.size(), 1u);
 
@@ -180,7 +182,7 @@ TEST(BadInput, EveryOptionOutOfRangeIsRejectedNamingFieldAndValue) {
 
   // Nothing was lost: every job of the batch is still there to receive, exactly once.
   std::vector<rsp::ReceivedJob> rest =
-      rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+      rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   received.insert(received.end(), rest.begin(), rest.end());
   ASSERT_TRUE(batch.done());
   EXPECT_EQ(batch.created(), static_cast<std::size_t>(kJobs));
@@ -213,7 +215,7 @@ TEST(BadInput, BoundsAreAccepted) {
 TEST(BadInput, RejectedStreamingReceiveLosesNothing) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::JobBatch batch = rsp::new_runspace_job(*pool, std::views::iota(0, 10), square);
-  ASSERT_TRUE(batch.wait_for(10s));
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
   int handed = 0;
   EXPECT_THROW(
       rsp::receive_runspace_job(*pool, {.timeout = -1ms}, [&](rsp::ReceivedJob&&) { ++handed; }),
@@ -228,7 +230,7 @@ TEST(BadInput, RejectedStreamingReceiveLosesNothing) {
 TEST(BadInput, WrongOutputTypeNamesTheJob) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 1});
   rsp::new_runspace_job(*pool, {21}, [](int x) { return x * 2; }, {.name = "answers"});
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 5s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(5s)});
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].output_as<int>(), std::vector<int>{42});
   try {
@@ -259,7 +261,7 @@ TEST(BadInput, MissingOrWrongTypedVariableFailsTheJobNamingIt) {
   rsp::new_runspace_job(
       *pool, {0}, [](int, rsp::JobContext& ctx) { return ctx.runspace().variable<int>("limit"); },
       {.name = "right"});
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 5s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(5s)});
   ASSERT_EQ(jobs.size(), 3u);
 
   EXPECT_EQ(jobs[0].name, "missing");
@@ -318,7 +320,7 @@ TEST(BadInput, LargestValuesMeanNoLimit) {
       *pool, ten, [](std::span<const int> xs) { return static_cast<int>(xs.size()); },
       {.name = "whole", .slice_size = SIZE_MAX});
   EXPECT_EQ(whole.expected(), std::optional<std::size_t>(1));
-  ASSERT_TRUE(whole.wait_for(5s));
+  ASSERT_TRUE(whole.wait_for(scaled(5s)));
   EXPECT_EQ(whole.created(), 1u);
   jobs = rsp::receive_runspace_job(*pool, {.name = "whole"});
   ASSERT_EQ(jobs.size(), 1u);
@@ -327,17 +329,20 @@ TEST(BadInput, LargestValuesMeanNoLimit) {
 
   // A stop still reaches a cooperative job, and the pool closes without waiting forever.
   std::atomic<bool> running{false};
+  // It runs until stopped; the far cap keeps a lost stop from hanging the close (stop_grace is
+  // forever), so the bound below fails instead.
   rsp::JobBatch stoppable = rsp::new_runspace_job(*pool, {0}, [&](int, rsp::JobContext& ctx) {
     running = true;
-    while (!ctx.stop_requested()) std::this_thread::sleep_for(1ms);
+    auto give_up = std::chrono::steady_clock::now() + scaled(20s);
+    while (!ctx.stop_requested() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(1ms);
+    }
     ctx.check_stop();
   });
-  auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (!running && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
-  ASSERT_TRUE(running);
+  ASSERT_TRUE(rsp_test::eventually([&] { return running.load(); }));
   auto t0 = std::chrono::steady_clock::now();
   pool->close();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, scaled(5s));
   EXPECT_TRUE(stoppable.done());
 
   // invoke_parallel with the largest timeout.

@@ -2,8 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <boost/thread/condition_variable.hpp>
-#include <boost/thread/mutex.hpp>
 #include <boost/thread/thread.hpp>
 #include <chrono>
 #include <memory>
@@ -14,47 +12,19 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
+using rsp_test::DeafUntilReleased;
+using rsp_test::eventually;
+using rsp_test::Gate;
+using rsp_test::OpenOnExit;
+using rsp_test::ReleaseOnExit;
+using rsp_test::scaled;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A gate jobs wait at until the test opens it; the Boost condition wait wakes on an interrupt.
-class Gate {
- public:
-  void open() {
-    {
-      boost::lock_guard<boost::mutex> lock(mutex_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void wait() {
-    boost::unique_lock<boost::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  boost::mutex mutex_;
-  boost::condition_variable cv_;
-  bool open_ = false;
-};
-
-struct OpenOnExit {
-  std::shared_ptr<Gate> gate;
-  ~OpenOnExit() { gate->open(); }
-};
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
-  auto deadline = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() >= deadline) return pred();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 // A receiver with keep on another thread, only to see the final states of jobs that a clear
 // removes (its last progress report counts them by state).
@@ -63,7 +33,7 @@ class ProgressWatcher {
   explicit ProgressWatcher(rsp::RunspacePool& pool)
       : thread_([this, &pool] {
           rsp::receive_runspace_job(pool, {.wait = true,
-                                           .timeout = 10s,
+                                           .timeout = scaled(10s),
                                            .keep = true,
                                            .on_progress = [this](const rsp::Progress& p) {
                                              std::lock_guard lock(mutex_);
@@ -98,7 +68,7 @@ class ProgressWatcher {
 TEST(ClearJobs, RemovesFinishedJobsAndReturnsTheCount) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, 6), [](int i) { return i; });
-  ASSERT_TRUE(batch.wait_for(5s));
+  ASSERT_TRUE(batch.wait_for(scaled(5s)));
   rsp::JobId first = pool->registry().next_id() - 6;
   ASSERT_EQ(rsp::receive_runspace_job(*pool, {.id = first}).size(), 1u);  // received: gone
   ASSERT_EQ(rsp::receive_runspace_job(*pool, {.id = first + 1, .keep = true}).size(), 1u);
@@ -114,9 +84,9 @@ TEST(ClearJobs, RemovesFinishedJobsAndReturnsTheCount) {
 TEST(ClearJobs, LeavesUnfinishedJobsAloneWithoutForce) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   auto quick = rsp::new_runspace_job(*pool, std::views::iota(0, 3), [](int i) { return i; });
-  ASSERT_TRUE(quick.wait_for(5s));
+  ASSERT_TRUE(quick.wait_for(scaled(5s)));
   rsp::JobId slow_first = pool->registry().next_id();
   auto slow = rsp::new_runspace_job(*pool, std::views::iota(0, 2),
                                     [gate](int i) {
@@ -134,7 +104,7 @@ TEST(ClearJobs, LeavesUnfinishedJobsAloneWithoutForce) {
   EXPECT_EQ(rsp::clear_runspace_jobs(*pool, {.id = slow_first}), 0u);
 
   gate->open();
-  ASSERT_TRUE(slow.wait_for(5s));
+  ASSERT_TRUE(slow.wait_for(scaled(5s)));
   // They ran to the end, untouched by the clears.
   auto jobs = rsp::receive_runspace_job(*pool, {.keep = true});
   ASSERT_EQ(jobs.size(), 2u);
@@ -147,11 +117,11 @@ TEST(ClearJobs, ByIdAndByName) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   auto x =
       rsp::new_runspace_job(*pool, std::views::iota(0, 3), [](int i) { return i; }, {.name = "x"});
-  ASSERT_TRUE(x.wait_for(5s));
+  ASSERT_TRUE(x.wait_for(scaled(5s)));
   rsp::JobId y_first = pool->registry().next_id();
   auto y =
       rsp::new_runspace_job(*pool, std::views::iota(0, 3), [](int i) { return i; }, {.name = "y"});
-  ASSERT_TRUE(y.wait_for(5s));
+  ASSERT_TRUE(y.wait_for(scaled(5s)));
   rsp::JobId x_first = y_first - 3;
 
   EXPECT_EQ(rsp::clear_runspace_jobs(*pool, {.id = x_first + 1}), 1u);
@@ -193,11 +163,11 @@ TEST(ClearJobs, ForceStopsRunningJobsAtOnce) {
 
   auto start = Clock::now();
   EXPECT_EQ(rsp::clear_runspace_jobs(*pool, {.force = true}), 2u);
-  EXPECT_LT(Clock::now() - start, 1500ms);
+  EXPECT_LT(Clock::now() - start, scaled(1500ms));
   EXPECT_EQ(pool->registry().size(), 0u);
   EXPECT_TRUE(eventually([&] { return woke->load() == 2; }, 1s)) << "not woken by the stop";
   EXPECT_EQ(saw_stop->load(), 2);
-  EXPECT_TRUE(batch.wait_for(2s));
+  EXPECT_TRUE(batch.wait_for(scaled(2s)));
   rsp::Progress seen = watcher.finish();
   EXPECT_EQ(seen.stopped, 2u);
   EXPECT_EQ(seen.completed + seen.failed + seen.timed_out, 0u);
@@ -219,7 +189,7 @@ TEST(ClearJobs, ForceCancelsJobsNotStarted) {
 
   EXPECT_EQ(rsp::clear_runspace_jobs(*pool, {.force = true}), 5u);
   EXPECT_EQ(pool->registry().size(), 0u);
-  EXPECT_TRUE(batch.wait_for(2s));
+  EXPECT_TRUE(batch.wait_for(scaled(2s)));
   rsp::Progress seen = watcher.finish();
   EXPECT_EQ(seen.stopped, 5u);
   EXPECT_EQ(seen.total, 5u);
@@ -232,14 +202,14 @@ TEST(ClearJobs, ForceCancelsJobsNotStarted) {
 TEST(ClearJobs, ForceStopsFeedingTheBatch) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2, .max_queue = 4});
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, 1'000'000), [gate](int i) {
     gate->wait();
     return i;
   });
   ASSERT_TRUE(eventually([&] { return batch.created() == 4; }));
   EXPECT_EQ(rsp::clear_runspace_jobs(*pool, {.force = true}), 4u);
-  EXPECT_TRUE(batch.wait_for(2s));
+  EXPECT_TRUE(batch.wait_for(scaled(2s)));
   EXPECT_TRUE(batch.done());
   EXPECT_EQ(pool->registry().size(), 0u);
   // Places freed by the stopped jobs are not refilled from this batch.
@@ -247,7 +217,7 @@ TEST(ClearJobs, ForceStopsFeedingTheBatch) {
   EXPECT_TRUE(eventually([&] { return pool->unfinished_jobs() == 0; }));
   // The pool still works, and the stopped batch does not come back to life.
   auto next = rsp::new_runspace_job(*pool, std::views::iota(0, 20), [](int i) { return i; });
-  EXPECT_TRUE(next.wait_for(5s));
+  EXPECT_TRUE(next.wait_for(scaled(5s)));
   EXPECT_EQ(rsp::receive_runspace_job(*pool).size(), 20u);
   pool.reset();
   EXPECT_LE(batch.created(), 4u);
@@ -263,7 +233,7 @@ TEST(ClearJobs, ForceOnABusyBatchLeavesNothingBehind) {
     ASSERT_TRUE(eventually([&] { return batch.created() >= 50; }));
     rsp::clear_runspace_jobs(*pool, {.force = true});
     EXPECT_EQ(pool->registry().size(), 0u) << "round " << round;
-    ASSERT_TRUE(batch.wait_for(2s)) << "round " << round;
+    ASSERT_TRUE(batch.wait_for(scaled(2s))) << "round " << round;
     std::size_t created = batch.created();
     EXPECT_LT(created, 1'000'000u);
     EXPECT_EQ(pool->registry().size(), 0u)
@@ -279,28 +249,32 @@ TEST(ClearJobs, ForceOnABusyBatchLeavesNothingBehind) {
 // A job that ignores the stop does not hold the clear up.
 TEST(ClearJobs, ForceReturnsPromptlyWhenAJobIgnoresTheStop) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 1, .stop_grace = 200ms});
+  DeafUntilReleased deaf;  // held until the test ends: no interruption point, no stop check
+  ReleaseOnExit release{deaf};
   auto started = std::make_shared<std::atomic<bool>>(false);
-  auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, 1), [started](int) {
+  auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, 1), [started, deaf](int) {
     *started = true;
-    std::this_thread::sleep_for(3s);  // no interruption point, no stop check
+    deaf.wait();
   });
   ASSERT_TRUE(eventually([&] { return started->load(); }));
   auto start = Clock::now();
   EXPECT_EQ(rsp::clear_runspace_jobs(*pool, {.force = true}), 1u);
-  EXPECT_LT(Clock::now() - start, 1500ms);
+  EXPECT_LT(Clock::now() - start, scaled(1500ms));
   EXPECT_EQ(pool->registry().size(), 0u);
   EXPECT_TRUE(batch.done());
-  // Past stop_grace the runspace is given up and replaced: the pool runs new jobs.
+  // Past stop_grace the runspace is given up and replaced: the only runspace is still held by the
+  // job, yet the pool runs new jobs.
   auto next = rsp::new_runspace_job(*pool, std::views::iota(0, 3), [](int i) { return i; });
-  EXPECT_TRUE(next.wait_for(2s));
+  EXPECT_TRUE(next.wait_for(scaled(2s)));
   EXPECT_EQ(rsp::receive_runspace_job(*pool).size(), 3u);
+  EXPECT_EQ(pool->abandoned_runspaces(), 1u);
 }
 
 // force with an id stops that job only; its batch goes on feeding.
 TEST(ClearJobs, ForceWithIdStopsOnlyThatJob) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 3, .max_queue = 3});
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   rsp::JobId first = pool->registry().next_id();
   auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, 5), [gate](int i) {
     gate->wait();
@@ -323,7 +297,7 @@ TEST(ClearJobs, ForceWithIdStopsOnlyThatJob) {
   EXPECT_EQ(progress.completed, 0u);
 
   gate->open();
-  ASSERT_TRUE(batch.wait_for(5s));
+  ASSERT_TRUE(batch.wait_for(scaled(5s)));
   auto jobs = rsp::receive_runspace_job(*pool);
   ASSERT_EQ(jobs.size(), 4u);  // inputs 0, 2, 3 and 4: the batch was not stopped
   std::vector<std::size_t> inputs;
@@ -338,7 +312,7 @@ TEST(ClearJobs, ForceWithIdStopsOnlyThatJob) {
 TEST(ClearJobs, ForceWithNameStopsOnlyThatBatch) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 4});
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   auto work = [gate](int i) {
     gate->wait();
     return i;
@@ -350,12 +324,12 @@ TEST(ClearJobs, ForceWithNameStopsOnlyThatBatch) {
   ASSERT_TRUE(eventually([&] { return pool->busy_runspaces() == 4; }));
 
   EXPECT_EQ(rsp::clear_runspace_jobs(*pool, {.name = "victim", .force = true}), 2u);
-  EXPECT_TRUE(victim.wait_for(2s));
+  EXPECT_TRUE(victim.wait_for(scaled(2s)));
   EXPECT_FALSE(bystander.done());
   EXPECT_EQ(pool->registry().size(), 2u);
   EXPECT_EQ(pool->registry().state(bystander_first), rsp::JobState::Running);
   gate->open();
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(jobs.size(), 2u);
   for (const auto& job : jobs) {
     EXPECT_EQ(job.name, "by");
@@ -370,14 +344,14 @@ TEST(ClearJobs, OnAPoolOnlyTouchesThatPool) {
   auto a = rsp::new_runspace_pool({.max_runspaces = 2, .registry = registry});
   auto b = rsp::new_runspace_pool({.max_runspaces = 2, .registry = registry});
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   auto quick = [](int i) { return i; };
   auto blocked = [gate](int i) {
     gate->wait();
     return i;
   };
-  ASSERT_TRUE(rsp::new_runspace_job(*a, std::views::iota(0, 2), quick).wait_for(5s));
-  ASSERT_TRUE(rsp::new_runspace_job(*b, std::views::iota(0, 2), quick).wait_for(5s));
+  ASSERT_TRUE(rsp::new_runspace_job(*a, std::views::iota(0, 2), quick).wait_for(scaled(5s)));
+  ASSERT_TRUE(rsp::new_runspace_job(*b, std::views::iota(0, 2), quick).wait_for(scaled(5s)));
   rsp::new_runspace_job(*a, std::views::iota(0, 2), blocked, {.name = "a-blocked"});
   auto b_blocked =
       rsp::new_runspace_job(*b, std::views::iota(0, 2), blocked, {.name = "b-blocked"});
@@ -394,7 +368,7 @@ TEST(ClearJobs, OnAPoolOnlyTouchesThatPool) {
   EXPECT_EQ(rsp::clear_runspace_jobs(*registry), 2u);  // b's finished ones
   EXPECT_EQ(registry->size(), 2u);
   gate->open();
-  ASSERT_TRUE(b_blocked.wait_for(5s));
+  ASSERT_TRUE(b_blocked.wait_for(scaled(5s)));
   auto jobs = rsp::receive_runspace_job(*registry);
   ASSERT_EQ(jobs.size(), 2u);
   for (const auto& job : jobs) {

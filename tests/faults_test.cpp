@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/thread/condition_variable.hpp>
-#include <boost/thread/mutex.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdlib>
@@ -28,52 +26,26 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
+using rsp_test::DeafUntilReleased;
+using rsp_test::eventually;
+using rsp_test::Gate;
+using rsp_test::OpenOnExit;
+using rsp_test::ReleaseOnExit;
+using rsp_test::scaled;
 using ::testing::HasSubstr;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Jobs wait here until the test opens it; the Boost condition wait wakes on an interrupt.
-class Gate {
- public:
-  void open() {
-    {
-      boost::lock_guard<boost::mutex> lock(mutex_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void wait() {
-    boost::unique_lock<boost::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return open_; });
-  }
-  // With a limit, for hooks that must never hang a test; true once opened.
-  bool wait_for(std::chrono::milliseconds limit) {
-    boost::unique_lock<boost::mutex> lock(mutex_);
-    return cv_.wait_for(lock, boost::chrono::milliseconds(limit.count()), [&] { return open_; });
-  }
-
- private:
-  boost::mutex mutex_;
-  boost::condition_variable cv_;
-  bool open_ = false;
-};
-
-struct OpenOnExit {
-  Gate& gate;
-  ~OpenOnExit() { gate.open(); }
-};
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
-  auto deadline = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
+// Sleeps, deaf to the Boost interrupt, until the job's stop is requested; `cap` (scaled) only
+// keeps a failing test from hanging.
+void sleep_until_stopped(const rsp::JobContext& ctx, std::chrono::milliseconds cap = 30s) {
+  auto until = Clock::now() + scaled(cap);
+  while (!ctx.stop_requested() && Clock::now() < until) std::this_thread::sleep_for(1ms);
 }
 
 std::set<rsp::JobId> ids_of(const std::vector<rsp::ReceivedJob>& jobs) {
@@ -89,7 +61,9 @@ std::set<rsp::JobId> ids_of(const std::vector<rsp::ReceivedJob>& jobs) {
 // Runspace 1's open hook throws: open_errors() names it, its jobs fail naming the runspace and
 // the failure, runspace 0 runs the rest, and nothing hangs.
 TEST(Faults, OpenFailureOnOneRunspace) {
-  Gate ran_on_zero;  // runspace 1 fails only once runspace 0 ran a job, so both take jobs
+  // Both runspaces take jobs whatever the scheduling: runspace 1 fails to open only once runspace
+  // 0 ran a job, and runspace 0's jobs hold it until runspace 1 has failed one.
+  Gate ran_on_zero;
   OpenOnExit release{ran_on_zero};
   rsp::PoolOptions options{.min_runspaces = 2, .max_runspaces = 2};
   options.session.open = [&](rsp::Runspace& rs) {
@@ -99,22 +73,26 @@ TEST(Faults, OpenFailureOnOneRunspace) {
     }
   };
   auto pool = rsp::new_runspace_pool(options);
+  rsp::JobRegistry& registry = pool->registry();
   const int kJobs = 40;
-  rsp::JobBatch batch = rsp::new_runspace_job(*pool, std::views::iota(0, kJobs),
-                                              [&](int, rsp::JobContext& ctx) {
-                                                if (ctx.runspace().index() == 0) ran_on_zero.open();
-                                                std::this_thread::sleep_for(2ms);
-                                                return ctx.runspace().index();
-                                              },
-                                              {.name = "db"});
-  ASSERT_TRUE(batch.wait_for(10s)) << "a pool with a broken runspace hung";
+  rsp::JobBatch batch =
+      rsp::new_runspace_job(*pool, std::views::iota(0, kJobs),
+                            [&](int, rsp::JobContext& ctx) {
+                              if (ctx.runspace().index() == 0) {
+                                ran_on_zero.open();
+                                eventually([&] { return registry.progress().failed >= 1; });
+                              }
+                              return ctx.runspace().index();
+                            },
+                            {.name = "db"});
+  ASSERT_TRUE(batch.wait_for(scaled(10s))) << "a pool with a broken runspace hung";
 
   std::vector<std::string> errors = pool->open_errors();
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_THAT(errors[0], HasSubstr("runspace 1"));
   EXPECT_THAT(errors[0], HasSubstr("no database"));
 
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 5s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(5s)});
   ASSERT_EQ(jobs.size(), static_cast<std::size_t>(kJobs));
   int completed = 0, failed = 0;
   for (const auto& job : jobs) {
@@ -144,7 +122,7 @@ TEST(Faults, OpenFailureOnEveryRunspace) {
   rsp::JobBatch batch =
       rsp::new_runspace_job(*pool, std::views::iota(0, 30), [](int x) { return x; });
   std::vector<rsp::ReceivedJob> jobs;
-  std::size_t n = rsp::receive_runspace_job(*pool, {.timeout = 10s},
+  std::size_t n = rsp::receive_runspace_job(*pool, {.timeout = scaled(10s)},
                                             [&](rsp::ReceivedJob&& job) { jobs.push_back(job); });
   EXPECT_TRUE(batch.done());
   EXPECT_EQ(n, 30u);
@@ -183,7 +161,7 @@ TEST(Faults, ThrowingCloseHookDoesNotCrash) {
     });
     ASSERT_TRUE(eventually([&] { return started.load() == 3; })) << "3 runspaces never opened";
     gate.open();
-    auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 5s});
+    auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(5s)});
     ASSERT_EQ(jobs.size(), 3u);
     for (const auto& job : jobs) EXPECT_EQ(job.state, rsp::JobState::Completed);
     // The two runspaces above min close for idleness, their hooks throwing.
@@ -191,7 +169,7 @@ TEST(Faults, ThrowingCloseHookDoesNotCrash) {
     EXPECT_TRUE(eventually([&] { return pool->open_runspaces() == 1; }));
     // The pool still works afterwards.
     rsp::new_runspace_job(*pool, {5, 6}, [](int x) { return x; });
-    EXPECT_EQ(rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 5s}).size(), 2u);
+    EXPECT_EQ(rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(5s)}).size(), 2u);
   }
   EXPECT_EQ(closes.load(), opens.load());
 }
@@ -204,7 +182,7 @@ TEST(Faults, BadAllocInAJobFailsItWithItsType) {
     if (x % 2 == 1) throw std::bad_alloc();
     return x;
   });
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 5s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(5s)});
   ASSERT_EQ(jobs.size(), 6u);
   for (const auto& job : jobs) {
     if (job.input_index % 2 == 0) {
@@ -226,7 +204,7 @@ TEST(Faults, MillionOutputsReceivedIntact) {
   rsp::new_runspace_job(*pool, {0}, [&](int, rsp::JobContext& ctx) {
     for (int i = 0; i < kWrites; ++i) ctx.write_output(i);
   });
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 60s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(60s)});
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].state, rsp::JobState::Completed);
   std::vector<int> values = jobs[0].output_as<int>();
@@ -247,7 +225,7 @@ TEST(Faults, HundredMegabyteStringReceivedIntact) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 1});
   rsp::new_runspace_job(*pool, {0}, [&](int) { return make(); });
   std::vector<rsp::ReceivedJob> jobs;
-  rsp::receive_runspace_job(*pool, {.timeout = 60s},
+  rsp::receive_runspace_job(*pool, {.timeout = scaled(60s)},
                             [&](rsp::ReceivedJob&& job) { jobs.push_back(std::move(job)); });
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].state, rsp::JobState::Completed);
@@ -296,15 +274,15 @@ TEST(Faults, ThrowingReceiveCallbackLosesNoJob) {
     try {
       switch (attempts++ % 3) {
         case 0:
-          rsp::receive_runspace_job(*pool, {.timeout = 10s},
+          rsp::receive_runspace_job(*pool, {.timeout = scaled(10s)},
                                     [&](rsp::ReceivedJob job) { consume(job); });
           break;
         case 1:
-          rsp::receive_runspace_job(*pool, {.timeout = 10s},
+          rsp::receive_runspace_job(*pool, {.timeout = scaled(10s)},
                                     [&](rsp::ReceivedJob& job) { consume(job); });
           break;
         default:
-          rsp::receive_runspace_job(pool->registry(), {.timeout = 10s},
+          rsp::receive_runspace_job(pool->registry(), {.timeout = scaled(10s)},
                                     [&](rsp::ReceivedJob&& job) { consume(job); });
           break;
       }
@@ -330,7 +308,7 @@ TEST(Faults, ThrowingOnProgressLosesNoJob) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::JobBatch batch =
       rsp::new_runspace_job(*pool, std::views::iota(0, 10), [](int x) { return x; });
-  ASSERT_TRUE(batch.wait_for(10s));
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
   auto throwing = [](const rsp::Progress&) { throw std::runtime_error("progress failed"); };
   EXPECT_THROW(rsp::receive_runspace_job(*pool, {.on_progress = throwing}), std::runtime_error);
   EXPECT_EQ(pool->registry().size(), 10u) << "jobs were lost with the exception";
@@ -364,7 +342,7 @@ TEST(Faults, ClearAndVectorReceiveRacing) {
       std::this_thread::yield();
     }
   });
-  bool done = batch.wait_for(60s);
+  bool done = batch.wait_for(scaled(60s));
   stop.store(true);
   receiver.join();
   clearer.join();
@@ -396,9 +374,10 @@ TEST(Faults, ClearAndStreamingReceiveRacing) {
       std::this_thread::yield();
     }
   });
-  std::size_t handed = rsp::receive_runspace_job(*pool, {.timeout = 60s}, [&](rsp::ReceivedJob& j) {
-    if (!received.insert(j.id).second) ++duplicates;
-  });
+  std::size_t handed =
+      rsp::receive_runspace_job(*pool, {.timeout = scaled(60s)}, [&](rsp::ReceivedJob& j) {
+        if (!received.insert(j.id).second) ++duplicates;
+      });
   stop.store(true);
   clearer.join();
   EXPECT_TRUE(batch.done()) << "the streaming receiver returned before the batch was done";
@@ -421,21 +400,21 @@ struct Receivers {
 };
 
 // Two receivers on `source` (a vector one with wait, and a streaming one), each raising its flag
-// once it is waiting. Their 20 s limit only keeps a failing test from hanging.
+// once it is waiting. Their 20 s (scaled) limit only keeps a failing test from hanging.
 template <class Source>
 void start_receivers(Source& source, Receivers& r) {
   r.vector_done = std::async(std::launch::async, [&] {
     r.by_vector = rsp::receive_runspace_job(
-        source,
-        {.name = "doomed", .wait = true, .timeout = 20s, .on_progress = [&](const rsp::Progress&) {
-           r.vector_waiting = true;
-         }});
+        source, {.name = "doomed",
+                 .wait = true,
+                 .timeout = scaled(20s),
+                 .on_progress = [&](const rsp::Progress&) { r.vector_waiting = true; }});
   });
   r.stream_done = std::async(std::launch::async, [&] {
     rsp::receive_runspace_job(
         source,
         {.name = "doomed",
-         .timeout = 20s,
+         .timeout = scaled(20s),
          .on_progress = [&](const rsp::Progress&) { r.stream_waiting = true; }},
         [&](rsp::ReceivedJob&& job) { r.by_stream.push_back(std::move(job)); });
   });
@@ -460,22 +439,23 @@ void expect_every_job_once_and_stopped(Receivers& r, const rsp::JobBatch& batch)
 TEST(Faults, PoolDestroyedWhileReceiversWait) {
   auto registry = std::make_shared<rsp::JobRegistry>();
   auto pool = rsp::new_runspace_pool(
-      {.max_runspaces = 2, .max_queue = 6, .stop_grace = 200ms, .registry = registry});
+      {.max_runspaces = 2, .max_queue = 6, .stop_grace = scaled(200ms), .registry = registry});
   Gate gate;
   OpenOnExit release{gate};
+  DeafUntilReleased deaf;
+  ReleaseOnExit release_deaf{deaf};
   std::atomic<int> started{0};
-  rsp::JobBatch batch =
-      rsp::new_runspace_job(*pool, std::views::iota(0, 100),
-                            [&](int x) {
-                              ++started;
-                              if (x == 0) {
-                                std::this_thread::sleep_for(600ms);  // ignores the stop
-                              } else {
-                                gate.wait();  // interruptible
-                              }
-                              return x;
-                            },
-                            {.name = "doomed"});
+  rsp::JobBatch batch = rsp::new_runspace_job(*pool, std::views::iota(0, 100),
+                                              [&, deaf](int x) {
+                                                ++started;
+                                                if (x == 0) {
+                                                  deaf.wait();  // ignores the stop: abandoned
+                                                } else {
+                                                  gate.wait();  // interruptible
+                                                }
+                                                return x;
+                                              },
+                                              {.name = "doomed"});
   Receivers r;
   start_receivers(*registry, r);
   ASSERT_TRUE(eventually([&] { return started.load() == 2; }));
@@ -483,9 +463,11 @@ TEST(Faults, PoolDestroyedWhileReceiversWait) {
 
   auto t0 = Clock::now();
   pool.reset();
-  EXPECT_LT(Clock::now() - t0, 2s) << "destroying the pool waited for its jobs";
-  ASSERT_EQ(r.vector_done.wait_for(2s), std::future_status::ready) << "vector receiver hung";
-  ASSERT_EQ(r.stream_done.wait_for(2s), std::future_status::ready) << "streaming receiver hung";
+  EXPECT_LT(Clock::now() - t0, scaled(2s)) << "destroying the pool waited for its jobs";
+  ASSERT_EQ(r.vector_done.wait_for(scaled(2s)), std::future_status::ready)
+      << "vector receiver hung";
+  ASSERT_EQ(r.stream_done.wait_for(scaled(2s)), std::future_status::ready)
+      << "streaming receiver hung";
   EXPECT_TRUE(batch.done());
   EXPECT_GE(batch.created(), 2u);
   EXPECT_LE(batch.created(), 6u) << "max_queue";
@@ -496,23 +478,23 @@ TEST(Faults, PoolDestroyedWhileReceiversWait) {
 // close() while receivers wait on the pool itself: the same, and the job that ignored its stop
 // was abandoned.
 TEST(Faults, PoolClosedWhileReceiversWaitOnIt) {
-  auto pool = rsp::new_runspace_pool({.max_runspaces = 2, .max_queue = 6, .stop_grace = 200ms});
-  Gate gate;
-  OpenOnExit release{gate};
+  auto pool =
+      rsp::new_runspace_pool({.max_runspaces = 2, .max_queue = 6, .stop_grace = scaled(200ms)});
+  DeafUntilReleased deaf;
+  ReleaseOnExit release_deaf{deaf};
   std::atomic<int> started{0};
-  rsp::JobBatch batch =
-      rsp::new_runspace_job(*pool, std::views::iota(0, 100),
-                            [&](int x, rsp::JobContext& ctx) {
-                              ++started;
-                              if (x == 0) {
-                                std::this_thread::sleep_for(600ms);  // ignores the stop
-                              } else {
-                                while (!ctx.stop_requested()) std::this_thread::sleep_for(1ms);
-                                ctx.check_stop();
-                              }
-                              return x;
-                            },
-                            {.name = "doomed"});
+  rsp::JobBatch batch = rsp::new_runspace_job(*pool, std::views::iota(0, 100),
+                                              [&, deaf](int x, rsp::JobContext& ctx) {
+                                                ++started;
+                                                if (x == 0) {
+                                                  deaf.wait();  // ignores the stop: abandoned
+                                                } else {
+                                                  sleep_until_stopped(ctx);
+                                                  ctx.check_stop();
+                                                }
+                                                return x;
+                                              },
+                                              {.name = "doomed"});
   Receivers r;
   start_receivers(*pool, r);
   ASSERT_TRUE(eventually([&] { return started.load() == 2; }));
@@ -520,9 +502,11 @@ TEST(Faults, PoolClosedWhileReceiversWaitOnIt) {
 
   auto t0 = Clock::now();
   pool->close();
-  EXPECT_LT(Clock::now() - t0, 2s) << "close() waited for its jobs";
-  ASSERT_EQ(r.vector_done.wait_for(2s), std::future_status::ready) << "vector receiver hung";
-  ASSERT_EQ(r.stream_done.wait_for(2s), std::future_status::ready) << "streaming receiver hung";
+  EXPECT_LT(Clock::now() - t0, scaled(2s)) << "close() waited for its jobs";
+  ASSERT_EQ(r.vector_done.wait_for(scaled(2s)), std::future_status::ready)
+      << "vector receiver hung";
+  ASSERT_EQ(r.stream_done.wait_for(scaled(2s)), std::future_status::ready)
+      << "streaming receiver hung";
   EXPECT_TRUE(batch.done());
   EXPECT_EQ(pool->abandoned_runspaces(), 1u);
   expect_every_job_once_and_stopped(r, batch);
@@ -535,27 +519,24 @@ TEST(Faults, PoolClosedWhileReceiversWaitOnIt) {
 TEST(Faults, ReceiveCallbackDestroysThePool) {
   auto registry = std::make_shared<rsp::JobRegistry>();
   auto pool = rsp::new_runspace_pool(
-      {.max_runspaces = 2, .max_queue = 6, .stop_grace = 200ms, .registry = registry});
+      {.max_runspaces = 2, .max_queue = 6, .stop_grace = scaled(200ms), .registry = registry});
   rsp::JobBatch batch = rsp::new_runspace_job(*pool, std::views::iota(0, 50),
                                               [](int x, rsp::JobContext& ctx) {
-                                                if (x > 0) {
-                                                  while (!ctx.stop_requested())
-                                                    std::this_thread::sleep_for(1ms);
-                                                }
+                                                if (x > 0) sleep_until_stopped(ctx);
                                                 return x;
                                               },
                                               {.name = "doomed"});
   rsp::RunspacePool& ref = *pool;
   std::vector<rsp::ReceivedJob> jobs;
   auto t0 = Clock::now();
-  rsp::receive_runspace_job(ref, {.timeout = 20s}, [&](rsp::ReceivedJob&& job) {
+  rsp::receive_runspace_job(ref, {.timeout = scaled(20s)}, [&](rsp::ReceivedJob&& job) {
     jobs.push_back(std::move(job));
     pool.reset();  // the first job (input 0) finishes at once; the others wait for a stop
   });
-  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_LT(Clock::now() - t0, scaled(5s));
   EXPECT_EQ(pool, nullptr);
   EXPECT_TRUE(batch.done());
-  auto rest = rsp::receive_runspace_job(*registry, {.wait = true, .timeout = 5s});
+  auto rest = rsp::receive_runspace_job(*registry, {.wait = true, .timeout = scaled(5s)});
   jobs.insert(jobs.end(), rest.begin(), rest.end());
   EXPECT_EQ(jobs.size(), batch.created());
   EXPECT_EQ(ids_of(jobs).size(), jobs.size());
@@ -579,7 +560,7 @@ std::string shut_down_from_a_job(SelfShutdown how) {
   std::ostringstream problems;
   auto registry = std::make_shared<rsp::JobRegistry>();
   auto holder = std::make_shared<std::shared_ptr<rsp::RunspacePool>>(rsp::new_runspace_pool(
-      {.max_runspaces = 2, .max_queue = 4, .stop_grace = 200ms, .registry = registry}));
+      {.max_runspaces = 2, .max_queue = 4, .stop_grace = scaled(200ms), .registry = registry}));
   rsp::RunspacePool* raw = holder->get();
   std::atomic<bool> entered{false}, shut{false}, other_running{false};
   rsp::JobBatch batch = rsp::new_runspace_job(
@@ -598,8 +579,8 @@ std::string shut_down_from_a_job(SelfShutdown how) {
           shut = true;
         } else if (x > 3) {
           other_running = true;
-          while (!ctx.stop_requested()) std::this_thread::sleep_for(1ms);
-          // Still well within stop_grace, but long enough that the shutdown waits for it.
+          sleep_until_stopped(ctx);
+          // Well within stop_grace, but long enough that the shutdown waits for it.
           std::this_thread::sleep_for(50ms);
         }
         return x;
@@ -609,11 +590,11 @@ std::string shut_down_from_a_job(SelfShutdown how) {
   if (how == SelfShutdown::Close) kept = *holder;  // close() leaves the object to the test
   holder.reset();
   if (!eventually([&] { return entered.load(); }, 10s)) return "input 3 never ran";
-  if (!batch.wait_for(5s)) problems << "jobs left unfinished after the pool shut down; ";
+  if (!batch.wait_for(scaled(5s))) problems << "jobs left unfinished after the pool shut down; ";
   if (!eventually([&] { return shut.load(); }, 2s)) {
     problems << "shutting the pool down threw out of the job instead of returning; ";
   }
-  auto jobs = rsp::receive_runspace_job(*registry, {.wait = true, .timeout = 5s});
+  auto jobs = rsp::receive_runspace_job(*registry, {.wait = true, .timeout = scaled(5s)});
   if (jobs.size() != batch.created()) {
     problems << jobs.size() << " jobs received of " << batch.created() << " created; ";
   }
@@ -698,8 +679,8 @@ TEST(Faults, InputRangeThrowingMidWay) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::JobBatch batch =
       rsp::new_runspace_job(*pool, throwing_at(5, 10), [](int x) { return x; }, {.name = "r"});
-  ASSERT_TRUE(batch.wait_for(10s));
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 5s});
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(5s)});
   ASSERT_EQ(jobs.size(), 6u);
   for (int k = 0; k < 5; ++k) {
     EXPECT_EQ(jobs[k].state, rsp::JobState::Completed);
@@ -721,8 +702,8 @@ TEST(Faults, InputRangeThrowingMidSlice) {
       *pool, throwing_at(5, 10),
       [](std::span<const int> xs) { return std::vector<int>(xs.begin(), xs.end()); },
       {.name = "r", .slice_size = 3});
-  ASSERT_TRUE(batch.wait_for(10s));
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 5s});
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(5s)});
   ASSERT_GE(jobs.size(), 2u);
   std::set<int> ran;
   const rsp::ReceivedJob* failed = nullptr;
@@ -755,8 +736,8 @@ TEST(Faults, InputRangeIncrementThrowing) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::JobBatch batch = rsp::new_runspace_job(*pool, ThrowingIncrement(5, 10),
                                               [](int x) { return x; }, {.name = "r"});
-  ASSERT_TRUE(batch.wait_for(10s));
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 5s});
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(5s)});
   ASSERT_EQ(jobs.size(), 6u);
   for (int k = 0; k < 5; ++k) {
     EXPECT_EQ(jobs[k].state, rsp::JobState::Completed);

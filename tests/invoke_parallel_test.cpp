@@ -23,7 +23,10 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
+using rsp_test::scaled;
 
 namespace {
 
@@ -80,16 +83,16 @@ std::string read_file(const std::filesystem::path& path) {
 
 }  // namespace
 
-// Later inputs sleep less and finish first; the result is still in input order.
+// Later inputs sleep less and finish first; the result is still in input order. The steps are
+// scaled so that the last input, started late on a loaded machine, still finishes first.
 TEST(InvokeParallel, ResultsInInputOrderWhenLaterInputsFinishFirst) {
   constexpr int kInputs = 6;
-  auto jobs = rsp::invoke_parallel(
-      std::views::iota(0, kInputs),
-      [](int i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(40 * (kInputs - i)));
-        return i * i;
-      },
-      {.name = "inverse", .max_running = kInputs});
+  auto jobs = rsp::invoke_parallel(std::views::iota(0, kInputs),
+                                   [](int i) {
+                                     std::this_thread::sleep_for(scaled(40ms) * (kInputs - i));
+                                     return i * i;
+                                   },
+                                   {.name = "inverse", .max_running = kInputs});
   ASSERT_EQ(jobs.size(), static_cast<std::size_t>(kInputs));
   // The premise: the last input really finished before the first.
   ASSERT_LT(jobs.back().finished, jobs.front().finished);
@@ -126,7 +129,7 @@ TEST(InvokeParallel, GivenPoolReusedNotDestroyed) {
   // A job of another call, finished and not received: invoke_parallel must not take it.
   rsp::JobBatch other =
       rsp::new_runspace_job(*pool, std::vector<int>{7}, [](int i) { return i; }, {.name = "other"});
-  ASSERT_TRUE(other.wait_for(5s));
+  ASSERT_TRUE(other.wait_for(scaled(5s)));
 
   auto first = rsp::invoke_parallel(std::vector<int>{1, 2, 3}, [](int i) { return i; },
                                     {.name = "first", .pool = pool});
@@ -145,7 +148,7 @@ TEST(InvokeParallel, GivenPoolReusedNotDestroyed) {
   EXPECT_EQ(pool->open_runspaces(), 2u);
   rsp::JobBatch after =
       rsp::new_runspace_job(*pool, std::vector<int>{9}, [](int i) { return i * 2; });
-  EXPECT_TRUE(after.wait_for(5s));
+  EXPECT_TRUE(after.wait_for(scaled(5s)));
 
   // The other call's job is still there, unreceived.
   auto others = rsp::receive_runspace_job(*pool, {.name = "other"});
@@ -220,13 +223,14 @@ TEST(InvokeParallel, MaxRunningZeroMeansCoresOnLargerGivenPool) {
   EXPECT_LE(probe.peak.load(), static_cast<int>(cores));
 }
 
-// max_running 3: never more than 3 at once, on its own pool and on a larger given pool.
+// max_running 3: never more than 3 at once, on its own pool and on a larger given pool. The jobs
+// stay long enough (scaled) for two of them to overlap on a loaded machine.
 TEST(InvokeParallel, MaxRunningThreeCapsConcurrency) {
   ConcurrencyProbe own;
   auto jobs = rsp::invoke_parallel(std::views::iota(0, 12),
                                    [&own](int i) {
                                      own.enter();
-                                     std::this_thread::sleep_for(40ms);
+                                     std::this_thread::sleep_for(scaled(40ms));
                                      own.leave();
                                      return i;
                                    },
@@ -240,7 +244,7 @@ TEST(InvokeParallel, MaxRunningThreeCapsConcurrency) {
   jobs = rsp::invoke_parallel(std::views::iota(0, 12),
                               [&given](int i) {
                                 given.enter();
-                                std::this_thread::sleep_for(40ms);
+                                std::this_thread::sleep_for(scaled(40ms));
                                 given.leave();
                                 return i;
                               },
@@ -251,8 +255,10 @@ TEST(InvokeParallel, MaxRunningThreeCapsConcurrency) {
 }
 
 // A job that throws, one that times out and one that writes an error are all returned with their
-// state and errors; invoke_parallel itself throws nothing.
+// state and errors; invoke_parallel itself throws nothing. The timeout is one the quick jobs beat
+// however loaded the machine (scaled); the slow one sleeps until the timeout interrupts it.
 TEST(InvokeParallel, FailedAndTimedOutJobsReturnedNotThrown) {
+  const std::chrono::milliseconds timeout = scaled(300ms);
   std::vector<rsp::ReceivedJob> jobs;
   auto started = std::chrono::steady_clock::now();
   ASSERT_NO_THROW(jobs = rsp::invoke_parallel(std::views::iota(0, 5),
@@ -264,8 +270,8 @@ TEST(InvokeParallel, FailedAndTimedOutJobsReturnedNotThrown) {
                                                 if (i == 3) ctx.write_error("soft error at 3");
                                                 return i;
                                               },
-                                              {.timeout = 300ms, .max_running = 2}));
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+                                              {.timeout = timeout, .max_running = 2}));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, scaled(10s));
   ASSERT_EQ(jobs.size(), 5u);
 
   EXPECT_EQ(jobs[0].state, rsp::JobState::Completed);
@@ -280,7 +286,8 @@ TEST(InvokeParallel, FailedAndTimedOutJobsReturnedNotThrown) {
 
   EXPECT_EQ(jobs[2].state, rsp::JobState::TimedOut);
   ASSERT_FALSE(jobs[2].errors.empty());
-  EXPECT_NE(jobs[2].errors.back().message.find("timed out after 300 ms"), std::string::npos)
+  const std::string timed_out = "timed out after " + std::to_string(timeout.count()) + " ms";
+  EXPECT_NE(jobs[2].errors.back().message.find(timed_out), std::string::npos)
       << jobs[2].errors.back().message;
   EXPECT_TRUE(jobs[2].had_errors());
 

@@ -17,47 +17,28 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
+using rsp_test::eventually;
+using rsp_test::Gate;
+using rsp_test::scaled;
 using ::testing::HasSubstr;
 
 namespace {
 
-// Opened once by the test; waiters also wake when their job is asked to stop.
-class Gate {
- public:
-  void open() {
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  bool wait(std::stop_token stop, std::chrono::milliseconds limit = 5s) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, stop, limit, [&] { return open_; });
-  }
-  bool wait(std::chrono::milliseconds limit = 5s) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, limit, [&] { return open_; });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable_any cv_;
-  bool open_ = false;
-};
-
-// Blocks until a stop is requested (or `limit` passes); true when it was.
+// Blocks, deaf to the Boost interrupt, until a stop is requested (or `limit`, scaled, passes);
+// true when it was.
 bool wait_for_stop(std::stop_token stop, std::chrono::milliseconds limit = 5s) {
   std::mutex mutex;
   std::condition_variable_any cv;
   std::unique_lock lock(mutex);
-  cv.wait_for(lock, stop, limit, [] { return false; });
+  cv.wait_for(lock, stop, scaled(limit), [] { return false; });
   return stop.stop_requested();
 }
 
 std::vector<rsp::ReceivedJob> receive_all(rsp::RunspacePool& pool) {
-  return rsp::receive_runspace_job(pool, {.wait = true, .timeout = 10s});
+  return rsp::receive_runspace_job(pool, {.wait = true, .timeout = scaled(10s)});
 }
 
 struct NotAnException {
@@ -246,7 +227,7 @@ TEST(JobContext, StopReachesTheRunningJob) {
         saw_request = wait_for_stop(ctx.stop_token()) && ctx.stop_requested();
         // request_stop() runs callbacks after the flag is set; a callback not yet started when
         // `on_stop` is destroyed never runs, so wait for it before leaving its scope.
-        for (int i = 0; i < 5000 && !callback_ran.load(); ++i) std::this_thread::sleep_for(1ms);
+        eventually([&] { return callback_ran.load(); });
         try {
           ctx.check_stop();
         } catch (const rsp::JobStopped&) {
@@ -260,11 +241,11 @@ TEST(JobContext, StopReachesTheRunningJob) {
         body_done.open();
       },
       {.name = "to-stop"});
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(started.wait_for(5s));
   EXPECT_FALSE(batch.done());
   batch.stop();
-  ASSERT_TRUE(body_done.wait());
-  ASSERT_TRUE(batch.wait_for(5s));
+  ASSERT_TRUE(body_done.wait_for(5s));
+  ASSERT_TRUE(batch.wait_for(scaled(5s)));
   EXPECT_TRUE(saw_request);
   EXPECT_TRUE(callback_ran);
   EXPECT_TRUE(check_stop_threw);
@@ -307,21 +288,14 @@ TEST(JobContext, StopEndsASliceBetweenInputs) {
                                                 }
                                               },
                                               {.slice_size = 5});
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(started.wait_for(5s));
   batch.stop();
-  ASSERT_TRUE(batch.wait_for(5s));
+  ASSERT_TRUE(batch.wait_for(scaled(5s)));
   auto jobs = receive_all(*pool);
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].state, rsp::JobState::Stopped);
   // The runspace is free again once the slice gave up; no other input ran.
-  ASSERT_TRUE([&] {
-    auto deadline = std::chrono::steady_clock::now() + 3s;
-    while (pool->busy_runspaces() != 0) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(5ms);
-    }
-    return true;
-  }());
+  ASSERT_TRUE(eventually([&] { return pool->busy_runspaces() == 0; }, 3s));
   EXPECT_EQ(runs.load(), 1);
 }
 

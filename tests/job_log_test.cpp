@@ -23,8 +23,10 @@
 
 #include <rsparallel/rsparallel.hpp>
 #include "detail/job_log.hpp"
+#include "support.hpp"
 
 using namespace std::chrono_literals;
+using rsp_test::scaled;
 
 namespace {
 
@@ -256,12 +258,13 @@ TEST(JobLog, StoppedBeforeStartingLoggedWithEmptyStarted) {
   TempPath log("never_started");
   auto pool = rsp::new_runspace_pool({.min_runspaces = 1, .max_runspaces = 1});
   std::atomic<bool> running{false};
+  // Job 0 runs until it is stopped (a far cap, so a lost stop fails the test rather than hang).
   rsp::JobBatch batch = rsp::new_runspace_job(*pool, std::views::iota(0, 5),
                                               [&running](int i, rsp::JobContext& ctx) {
                                                 if (i != 0) return i;
                                                 running = true;
                                                 auto give_up =
-                                                    std::chrono::steady_clock::now() + 10s;
+                                                    std::chrono::steady_clock::now() + scaled(10s);
                                                 while (std::chrono::steady_clock::now() < give_up) {
                                                   ctx.check_stop();
                                                   std::this_thread::sleep_for(2ms);
@@ -269,16 +272,12 @@ TEST(JobLog, StoppedBeforeStartingLoggedWithEmptyStarted) {
                                                 return i;
                                               },
                                               {.name = "stopped"});
-  auto deadline = std::chrono::steady_clock::now() + 5s;
   // Job 0 runs on the only runspace, and max_queue (3) jobs wait behind it.
-  while ((!running || batch.created() < 3) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(1ms);
-  }
-  ASSERT_TRUE(running);
+  ASSERT_TRUE(rsp_test::eventually([&] { return running && batch.created() >= 3; }));
   ASSERT_EQ(batch.created(), 3u);
   batch.stop();
-  auto jobs =
-      rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s, .log_file = log.path()});
+  auto jobs = rsp::receive_runspace_job(
+      *pool, {.wait = true, .timeout = scaled(10s), .log_file = log.path()});
   ASSERT_EQ(jobs.size(), 3u);  // the running one and two never started
 
   std::vector<Record> records = parse_csv(read_file(log.path()));
@@ -343,8 +342,8 @@ TEST(JobLog, ReceiveCallsAppendToOneLogWithOneHeader) {
       if (i % 2 == 1) ctx.write_warning("odd, \"" + std::to_string(i) + "\"\r\n");
       return i;
     });
-    auto jobs =
-        rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s, .log_file = log.path()});
+    auto jobs = rsp::receive_runspace_job(
+        *pool, {.wait = true, .timeout = scaled(10s), .log_file = log.path()});
     ASSERT_EQ(jobs.size(), 4u);
     for (const rsp::ReceivedJob& job : jobs) expected_ids.insert(std::to_string(job.id));
   }
@@ -385,11 +384,11 @@ TEST(JobLog, TwoThreadsReceivingIntoOneFile) {
   std::exception_ptr failures[2];
   auto receiver = [&](int which) {
     try {
-      counts[which] = rsp::receive_runspace_job(*pool, {.timeout = 20s, .log_file = log.path()},
-                                                [&](rsp::ReceivedJob job) {
-                                                  std::lock_guard lock(mutex);
-                                                  handed.push_back(job.id);
-                                                });
+      counts[which] = rsp::receive_runspace_job(
+          *pool, {.timeout = scaled(20s), .log_file = log.path()}, [&](rsp::ReceivedJob job) {
+            std::lock_guard lock(mutex);
+            handed.push_back(job.id);
+          });
     } catch (...) {
       failures[which] = std::current_exception();
     }
@@ -479,11 +478,11 @@ TEST(JobLog, UnopenableLogPathThrowsAndLosesNoJob) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::JobBatch batch =
       rsp::new_runspace_job(*pool, std::views::iota(0, 3), [](int i) { return i; });
-  ASSERT_TRUE(batch.wait_for(5s));
+  ASSERT_TRUE(batch.wait_for(scaled(5s)));
   for (const std::filesystem::path& path : paths) {
     EXPECT_THROW(rsp::detail::JobLog{path}, std::system_error) << path;
     try {
-      rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 5s, .log_file = path});
+      rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(5s), .log_file = path});
       ADD_FAILURE() << "no exception for " << path;
     } catch (const std::system_error& e) {
       std::string what = e.what();
@@ -495,7 +494,7 @@ TEST(JobLog, UnopenableLogPathThrowsAndLosesNoJob) {
     // The streaming form: the callback never sees a job.
     int handed = 0;
     try {
-      rsp::receive_runspace_job(*pool, {.timeout = 5s, .log_file = path},
+      rsp::receive_runspace_job(*pool, {.timeout = scaled(5s), .log_file = path},
                                 [&handed](rsp::ReceivedJob) { ++handed; });
       ADD_FAILURE() << "no exception for " << path;
     } catch (const std::system_error& e) {
@@ -516,9 +515,9 @@ TEST(JobLog, WriteFailureThrowsAndPutsJobsBack) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::JobBatch batch =
       rsp::new_runspace_job(*pool, std::views::iota(0, 3), [](int i) { return i; });
-  ASSERT_TRUE(batch.wait_for(5s));
+  ASSERT_TRUE(batch.wait_for(scaled(5s)));
   try {
-    rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 5s, .log_file = full});
+    rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(5s), .log_file = full});
     ADD_FAILURE() << "no exception";
   } catch (const std::system_error& e) {
     EXPECT_NE(std::string(e.what()).find("/dev/full"), std::string::npos) << e.what();
@@ -536,11 +535,11 @@ TEST(JobLog, CallbackThrowWithFailingLogLosesNoJob) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::JobBatch batch =
       rsp::new_runspace_job(*pool, std::views::iota(0, 3), [](int i) { return i; });
-  ASSERT_TRUE(batch.wait_for(5s));
+  ASSERT_TRUE(batch.wait_for(scaled(5s)));
   std::vector<int> handed;
   // The header is written when the log opens, so a full device fails the call before any job
   // is taken or handed over.
-  EXPECT_THROW(rsp::receive_runspace_job(*pool, {.timeout = 5s, .log_file = "/dev/full"},
+  EXPECT_THROW(rsp::receive_runspace_job(*pool, {.timeout = scaled(5s), .log_file = "/dev/full"},
                                          [&handed](rsp::ReceivedJob job) {
                                            if (!handed.empty()) {
                                              throw std::runtime_error("consumer failed");

@@ -2,8 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <boost/thread/condition_variable.hpp>
-#include <boost/thread/mutex.hpp>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -15,49 +13,15 @@
 
 #include <rsparallel/rsparallel.hpp>
 
-using namespace std::chrono_literals;
+#include "support.hpp"
 
-namespace {
+using namespace std::chrono_literals;
+using rsp_test::eventually;
+using rsp_test::Gate;
+using rsp_test::OpenOnExit;
+using rsp_test::scaled;
 
 using Clock = std::chrono::steady_clock;
-
-// A gate jobs wait at until the test opens it; the Boost condition wait wakes on an interrupt.
-class Gate {
- public:
-  void open() {
-    {
-      boost::lock_guard<boost::mutex> lock(mutex_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void wait() {
-    boost::unique_lock<boost::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  boost::mutex mutex_;
-  boost::condition_variable cv_;
-  bool open_ = false;
-};
-
-struct OpenOnExit {
-  std::shared_ptr<Gate> gate;
-  ~OpenOnExit() { gate->open(); }
-};
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
-  auto deadline = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() >= deadline) return pred();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
-
-}  // namespace
 
 TEST(JobRegistry, FreshRegistryIsEmptyAndStartsAtIdOne) {
   rsp::JobRegistry registry;
@@ -75,9 +39,9 @@ TEST(JobRegistry, SizeCountsHeldJobs) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2, .registry = registry});
   EXPECT_EQ(&pool->registry(), registry.get());
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   auto done = rsp::new_runspace_job(*pool, std::views::iota(0, 5), [](int i) { return i; });
-  ASSERT_TRUE(done.wait_for(5s));
+  ASSERT_TRUE(done.wait_for(scaled(5s)));
   EXPECT_EQ(registry->size(), 5u);
   rsp::new_runspace_job(*pool, std::views::iota(0, 3), [gate](int i) {
     gate->wait();
@@ -92,7 +56,8 @@ TEST(JobRegistry, SizeCountsHeldJobs) {
   EXPECT_EQ(rsp::clear_runspace_jobs(*registry), 4u);
   EXPECT_EQ(registry->size(), 3u);
   gate->open();
-  EXPECT_EQ(rsp::receive_runspace_job(*registry, {.wait = true, .timeout = 10s}).size(), 3u);
+  EXPECT_EQ(rsp::receive_runspace_job(*registry, {.wait = true, .timeout = scaled(10s)}).size(),
+            3u);
   EXPECT_EQ(registry->size(), 0u);
 }
 
@@ -102,7 +67,7 @@ TEST(JobRegistry, StateThroughAJobsLife) {
   auto registry = std::make_shared<rsp::JobRegistry>();
   auto pool = rsp::new_runspace_pool({.max_runspaces = 1, .registry = registry});
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, 3), [gate](int i) {
     if (i == 0) gate->wait();
     if (i == 2) throw std::runtime_error("two");
@@ -116,7 +81,7 @@ TEST(JobRegistry, StateThroughAJobsLife) {
   EXPECT_FALSE(registry->state(0).has_value());
 
   gate->open();
-  ASSERT_TRUE(batch.wait_for(5s));
+  ASSERT_TRUE(batch.wait_for(scaled(5s)));
   EXPECT_EQ(registry->state(1), rsp::JobState::Completed);
   EXPECT_EQ(registry->state(2), rsp::JobState::Completed);
   EXPECT_EQ(registry->state(3), rsp::JobState::Failed);
@@ -137,7 +102,7 @@ TEST(JobRegistry, NextIdAndIdsNeverReused) {
   rsp::JobRegistry& registry = pool->registry();
   EXPECT_EQ(registry.next_id(), 1u);
   auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, 7), [](int i) { return i; });
-  ASSERT_TRUE(batch.wait_for(5s));
+  ASSERT_TRUE(batch.wait_for(scaled(5s)));
   EXPECT_EQ(registry.next_id(), 8u);
   auto jobs = rsp::receive_runspace_job(registry);
   ASSERT_EQ(jobs.size(), 7u);
@@ -146,7 +111,7 @@ TEST(JobRegistry, NextIdAndIdsNeverReused) {
   EXPECT_EQ(registry.next_id(), 8u);  // emptied, still counting on
 
   rsp::new_runspace_job(*pool, std::views::iota(0, 2), [](int i) { return i; });
-  auto more = rsp::receive_runspace_job(registry, {.wait = true, .timeout = 10s});
+  auto more = rsp::receive_runspace_job(registry, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(more.size(), 2u);
   EXPECT_EQ(more[0].id, 8u);
   EXPECT_EQ(more[1].id, 9u);
@@ -158,12 +123,12 @@ TEST(JobRegistry, ProgressCounts) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::JobRegistry& registry = pool->registry();
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   auto ok = rsp::new_runspace_job(*pool, std::views::iota(0, 3), [](int i) {
     if (i == 1) throw std::runtime_error("one");
     return i;
   });
-  ASSERT_TRUE(ok.wait_for(5s));
+  ASSERT_TRUE(ok.wait_for(scaled(5s)));
   auto blocked = rsp::new_runspace_job(*pool, std::views::iota(0, 2), [gate](int i) {
     gate->wait();
     return i;
@@ -184,8 +149,8 @@ TEST(JobRegistry, ProgressCounts) {
   EXPECT_EQ(p.total, p.not_started + p.running + p.finished());
 
   gate->open();
-  ASSERT_TRUE(blocked.wait_for(5s));
-  ASSERT_TRUE(later.wait_for(5s));
+  ASSERT_TRUE(blocked.wait_for(scaled(5s)));
+  ASSERT_TRUE(later.wait_for(scaled(5s)));
   rsp::Progress end = registry.progress();
   EXPECT_EQ(end.total, 8u);
   EXPECT_EQ(end.completed, 7u);
@@ -200,7 +165,7 @@ TEST(JobRegistry, ProgressCounts) {
 TEST(JobRegistry, OutlivesThePoolsThatShareIt) {
   auto registry = std::make_shared<rsp::JobRegistry>();
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   rsp::JobBatch cut_short;
   {
     auto busy = rsp::new_runspace_pool(
@@ -208,7 +173,7 @@ TEST(JobRegistry, OutlivesThePoolsThatShareIt) {
     auto finished = rsp::new_runspace_pool({.max_runspaces = 2, .registry = registry});
     ASSERT_TRUE(rsp::new_runspace_job(*finished, std::views::iota(0, 2), [](int i) { return i; },
                                       {.name = "finished"})
-                    .wait_for(5s));
+                    .wait_for(scaled(5s)));
     cut_short = rsp::new_runspace_job(*busy, std::views::iota(0, 10),
                                       [gate](int i) {
                                         gate->wait();  // wakes at the pool's interrupt
@@ -224,7 +189,8 @@ TEST(JobRegistry, OutlivesThePoolsThatShareIt) {
   auto finished = rsp::receive_runspace_job(*registry, {.name = "finished"});
   ASSERT_EQ(finished.size(), 2u);
   for (const auto& job : finished) EXPECT_EQ(job.state, rsp::JobState::Completed);
-  auto cut = rsp::receive_runspace_job(*registry, {.name = "cut", .wait = true, .timeout = 5s});
+  auto cut =
+      rsp::receive_runspace_job(*registry, {.name = "cut", .wait = true, .timeout = scaled(5s)});
   ASSERT_EQ(cut.size(), 3u);  // the running one and the two queued; the rest were never created
   for (const auto& job : cut) EXPECT_EQ(job.state, rsp::JobState::Stopped) << job.input_index;
   EXPECT_EQ(registry->size(), 0u);
@@ -233,7 +199,7 @@ TEST(JobRegistry, OutlivesThePoolsThatShareIt) {
   rsp::JobId next = registry->next_id();
   auto fresh = rsp::new_runspace_pool({.max_runspaces = 1, .registry = registry});
   rsp::new_runspace_job(*fresh, std::views::iota(0, 2), [](int i) { return i; });
-  auto jobs = rsp::receive_runspace_job(*registry, {.wait = true, .timeout = 10s});
+  auto jobs = rsp::receive_runspace_job(*registry, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(jobs.size(), 2u);
   EXPECT_EQ(jobs[0].id, next);
 }
@@ -246,7 +212,7 @@ TEST(JobRegistry, PoolKeepsItsRegistryAlive) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 1, .registry = std::move(registry)});
   EXPECT_FALSE(weak.expired());
   rsp::new_runspace_job(*pool, std::views::iota(0, 3), [](int i) { return i; });
-  EXPECT_EQ(rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s}).size(), 3u);
+  EXPECT_EQ(rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)}).size(), 3u);
   EXPECT_EQ(pool->shared_registry().get(), weak.lock().get());
   pool.reset();
   // Released once the pool's last internal task is done: not leaked.
@@ -273,10 +239,11 @@ TEST(JobRegistry, ConcurrentUseFromSeveralThreads) {
   };
   std::vector<rsp::ReceivedJob> received;
   std::thread receiver([&] {
-    auto deadline = Clock::now() + 20s;
+    auto deadline = Clock::now() + scaled(20s);
     while (Clock::now() < deadline) {
       bool last_round = producers_left.load() == 0;
-      auto jobs = rsp::receive_runspace_job(*registry, {.wait = last_round, .timeout = 10s});
+      auto jobs =
+          rsp::receive_runspace_job(*registry, {.wait = last_round, .timeout = scaled(10s)});
       for (auto& job : jobs) received.push_back(std::move(job));
       if (last_round) break;
       std::this_thread::yield();

@@ -12,6 +12,8 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
@@ -171,7 +173,7 @@ TEST(Job, OutputAsOnRealJobs) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::new_runspace_job(*pool, std::vector<int>{1, 2, 3},
                         [](int i) { return i == 2 ? "two" : "other"; }, {.name = "words"});
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = rsp_test::scaled(10s)});
   ASSERT_EQ(jobs.size(), 3u);
   EXPECT_EQ(rsp::outputs_as<std::string>(jobs),
             (std::vector<std::string>{"other", "two", "other"}));

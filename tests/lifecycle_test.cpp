@@ -13,7 +13,15 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
+using rsp_test::DeafUntilReleased;
+using rsp_test::eventually;
+using rsp_test::Gate;
+using rsp_test::OpenOnExit;
+using rsp_test::ReleaseOnExit;
+using rsp_test::scaled;
 
 namespace {
 
@@ -54,16 +62,6 @@ std::size_t thread_count() {
   return n;
 }
 
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds limit = 3s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
 }  // namespace
 
 // A stopped batch whose range is in the middle of a read is not done until the read returns, so
@@ -81,65 +79,90 @@ TEST(Lifecycle, StoppedBatchIsNotDoneWhileItsRangeIsBeingRead) {
     } else {
       batch.stop();
     }
-    ASSERT_TRUE(batch.wait_for(3s)) << (close_pool ? "close" : "stop");
+    ASSERT_TRUE(batch.wait_for(scaled(3s))) << (close_pool ? "close" : "stop");
     EXPECT_FALSE(reading.load()) << "done while the range was being read";
-    data.reset();                        // the batch is done: the range may go
-    std::this_thread::sleep_for(350ms);  // a reader still inside it would touch freed memory
+    data.reset();  // the batch is done: the range may go
+    // A reader still inside it would touch freed memory now (seen by AddressSanitizer).
+    std::this_thread::sleep_for(scaled(350ms));
   }
 }
 
 // Jobs held back by max_running still run when the one promoted ahead of them is cleared
 // before a runspace takes it.
 TEST(Lifecycle, HeldBackJobsRunAfterAPromotedOneIsCleared) {
+  Gate first_held, slow_read, other_first;
+  std::atomic<bool> reading{false};
   auto pool = rsp::new_runspace_pool({.min_runspaces = 2, .max_runspaces = 2, .max_queue = 4});
-  rsp::JobId first = pool->registry().next_id();
+  OpenOnExit open_first_held{first_held}, open_slow_read{slow_read}, open_other{other_first};
+  rsp::JobRegistry& registry = pool->registry();
+  rsp::JobId first = registry.next_id();
   auto held = rsp::new_runspace_job(*pool, std::vector<int>{0, 1, 2},
-                                    [](int i) {
-                                      if (i == 0) std::this_thread::sleep_for(500ms);
+                                    [&](int i) {
+                                      if (i == 0) first_held.wait();
                                       return i;
                                     },
                                     {.name = "held", .max_running = 1});
-  std::this_thread::sleep_for(100ms);
-  // A second batch keeps the other runspace reading a slow input when the first job ends.
-  auto slow_input = std::views::iota(0, 2) | std::views::transform([](int i) {
-                      if (i == 1) std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(eventually(
+      [&] { return held.created() == 3 && registry.state(first) == rsp::JobState::Running; }));
+  // A second batch keeps the other runspace busy, and its second input is read (slowly, like a
+  // pipe) only once a place under max_queue frees: when the first held job ends. So the runspace
+  // that ran it is reading that input when job 1 is promoted, and no runspace takes job 1.
+  auto slow_input = std::views::iota(0, 2) | std::views::transform([&](int i) {
+                      if (i == 1) {
+                        reading = true;
+                        slow_read.wait();
+                      }
                       return i;
                     });
-  auto other = rsp::new_runspace_job(*pool, slow_input, [](int i) {
-    if (i == 0) std::this_thread::sleep_for(2s);
+  rsp::JobId other_id = registry.next_id();
+  auto other = rsp::new_runspace_job(*pool, slow_input, [&](int i) {
+    if (i == 0) other_first.wait();
     return i;
   });
-  std::this_thread::sleep_for(700ms);
+  ASSERT_TRUE(eventually([&] { return registry.state(other_id) == rsp::JobState::Running; }));
+  first_held.open();
+  ASSERT_TRUE(eventually([&] { return reading.load(); }));
   rsp::clear_runspace_jobs(*pool, {.id = first + 1, .force = true});
-  ASSERT_TRUE(held.wait_for(6s));
-  EXPECT_EQ(pool->registry().state(first + 2), rsp::JobState::Completed);
+  slow_read.open();
+  other_first.open();
+  ASSERT_TRUE(held.wait_for(scaled(6s)));
+  EXPECT_EQ(registry.state(first + 2), rsp::JobState::Completed);
+  EXPECT_TRUE(other.wait_for(scaled(5s)));
 }
 
 // A forced clear or another receiver removing a paused batch's jobs lets feeding go on; the
 // streaming receiver is not left waiting with inputs unread.
 TEST(Lifecycle, RemovingJobsLiftsAStreamingReceiversBackpressure) {
+  constexpr std::size_t kJobs = 40;
   for (bool use_clear : {true, false}) {
+    SCOPED_TRACE(use_clear ? "clear" : "receive");
+    Gate first_callback;
     auto pool = rsp::new_runspace_pool({.min_runspaces = 2, .max_runspaces = 2, .max_queue = 4});
-    auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, 40),
+    auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, static_cast<int>(kJobs)),
                                        [](int x) {
                                          std::this_thread::sleep_for(10ms);
                                          return x;
                                        },
                                        {.name = "A"});
-    std::atomic<int> handed{0};
+    std::atomic<std::size_t> handed{0};
     std::thread receiver([&] {
-      rsp::receive_runspace_job(*pool, {.name = "A", .timeout = 20s}, [&](rsp::ReceivedJob&) {
-        if (handed++ == 0) std::this_thread::sleep_for(500ms);  // a slow first callback
-      });
+      rsp::receive_runspace_job(*pool, {.name = "A", .timeout = scaled(20s)},
+                                [&](rsp::ReceivedJob&) {
+                                  // A slow first callback: the batch pauses for this receiver.
+                                  if (handed++ == 0) first_callback.wait_for(10s);
+                                });
     });
-    std::this_thread::sleep_for(250ms);
-    if (use_clear) {
-      rsp::clear_runspace_jobs(*pool);
-    } else {
-      rsp::receive_runspace_job(*pool, {.name = "A"});
-    }
-    EXPECT_TRUE(batch.wait_for(5s)) << (use_clear ? "clear" : "receive");
+    // Paused: every job created has finished, and max_queue of them await the receiver.
+    EXPECT_TRUE(eventually([&] {
+      return pool->unfinished_jobs() == 0 && pool->registry().size() >= 4;
+    })) << "the batch never paused for its slow receiver";
+    std::size_t removed = use_clear ? rsp::clear_runspace_jobs(*pool)
+                                    : rsp::receive_runspace_job(*pool, {.name = "A"}).size();
+    EXPECT_GE(removed, 4u);
+    first_callback.open();
+    EXPECT_TRUE(batch.wait_for(scaled(5s)));
     receiver.join();
+    EXPECT_EQ(handed.load() + removed, kJobs) << "a job was lost or handed over twice";
   }
 }
 
@@ -158,11 +181,13 @@ TEST(Lifecycle, AbandonedRunspaceClosesWithoutTheJobsInterrupt) {
   };
   {
     auto pool = rsp::new_runspace_pool(options);
-    auto batch =
-        rsp::new_runspace_job(*pool, std::vector<int>{1},
-                              [](int) { std::this_thread::sleep_for(600ms); }, {.timeout = 100ms});
-    ASSERT_TRUE(batch.wait_for(3s));
+    DeafUntilReleased deaf;  // outlasts the timeout and stop_grace, however late the stop comes
+    ReleaseOnExit release{deaf};
+    auto batch = rsp::new_runspace_job(*pool, std::vector<int>{1}, [deaf](int) { deaf.wait(); },
+                                       {.timeout = 100ms});
+    ASSERT_TRUE(batch.wait_for(scaled(3s)));
     ASSERT_TRUE(eventually([&] { return pool->abandoned_runspaces() == 1; }));
+    deaf.release();  // the abandoned runspace's job returns, and its runspace closes
     ASSERT_TRUE(eventually([&] { return closed->load() + interrupted->load() >= 1; }));
   }
   EXPECT_EQ(interrupted->load(), 0);

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/thread/condition_variable.hpp>
-#include <boost/thread/mutex.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -25,50 +23,17 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
+using rsp_test::eventually;
+using rsp_test::Gate;
+using rsp_test::OpenOnExit;
+using rsp_test::scaled;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A gate jobs wait at until the test opens it. The wait is a Boost condition wait, so a job
-// blocked here wakes when the pool interrupts it (a stop, a timeout, the pool's destruction).
-class Gate {
- public:
-  void open() {
-    {
-      boost::lock_guard<boost::mutex> lock(mutex_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void wait() {
-    boost::unique_lock<boost::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  boost::mutex mutex_;
-  boost::condition_variable cv_;
-  bool open_ = false;
-};
-
-// Opens the gate when the test leaves its scope, whatever happened (declare it after the pool).
-struct OpenOnExit {
-  std::shared_ptr<Gate> gate;
-  ~OpenOnExit() { gate->open(); }
-};
-
-// Polls `pred` until it holds or `limit` passes; the result is what the test asserts.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
-  auto deadline = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() >= deadline) return pred();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 std::vector<rsp::JobId> ids_of(const std::vector<rsp::ReceivedJob>& jobs) {
   std::vector<rsp::JobId> ids;
@@ -101,7 +66,7 @@ std::filesystem::path temp_log(const std::string& stem) {
 TEST(ReceiveJob, WithoutWaitReturnsOnlyFinishedInIdOrderAndRemovesThem) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 6});
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
 
   // The four "done" jobs run at once and finish last input first.
   auto turn = std::make_shared<std::atomic<int>>(3);
@@ -112,7 +77,7 @@ TEST(ReceiveJob, WithoutWaitReturnsOnlyFinishedInIdOrderAndRemovesThem) {
                                       return i;
                                     },
                                     {.name = "done"});
-  ASSERT_TRUE(done.wait_for(5s));
+  ASSERT_TRUE(done.wait_for(scaled(5s)));
   auto blocked = rsp::new_runspace_job(*pool, std::views::iota(0, 2),
                                        [gate](int i) {
                                          gate->wait();
@@ -138,7 +103,7 @@ TEST(ReceiveJob, WithoutWaitReturnsOnlyFinishedInIdOrderAndRemovesThem) {
   EXPECT_TRUE(rsp::receive_runspace_job(*pool).empty());  // nothing else has finished
 
   gate->open();
-  ASSERT_TRUE(blocked.wait_for(5s));
+  ASSERT_TRUE(blocked.wait_for(scaled(5s)));
   auto rest = rsp::receive_runspace_job(*pool);
   ASSERT_EQ(rest.size(), 2u);
   EXPECT_EQ(rest[0].name, "blocked");
@@ -150,7 +115,7 @@ TEST(ReceiveJob, WithoutWaitReturnsOnlyFinishedInIdOrderAndRemovesThem) {
 TEST(ReceiveJob, WaitCoversJobsNotYetCreated) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2, .max_queue = 2});
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, 20), [gate](int i) {
     gate->wait();
     return i;
@@ -158,7 +123,7 @@ TEST(ReceiveJob, WaitCoversJobsNotYetCreated) {
   std::size_t created_while_waiting = 0;
   bool opened = false;
   auto jobs = rsp::receive_runspace_job(
-      *pool, {.wait = true, .timeout = 10s, .on_progress = [&](const rsp::Progress&) {
+      *pool, {.wait = true, .timeout = scaled(10s), .on_progress = [&](const rsp::Progress&) {
                 if (opened) return;
                 opened = true;
                 created_while_waiting = batch.created();
@@ -179,16 +144,18 @@ TEST(ReceiveJob, WaitCoversJobsNotYetCreated) {
 TEST(ReceiveJob, WaitTimeoutReturnsWhatHasFinished) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 4});
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   rsp::new_runspace_job(*pool, std::views::iota(0, 6), [gate](int i) {
     if (i >= 3) gate->wait();
     return i;
   });
+  // The quick ones finish first, so that the receive's own timeout is all this measures.
+  ASSERT_TRUE(eventually([&] { return pool->registry().progress().completed == 3; }));
   auto start = Clock::now();
   auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 200ms});
   auto elapsed = Clock::now() - start;
   EXPECT_GE(elapsed, 150ms);  // it did wait
-  EXPECT_LT(elapsed, 2s);
+  EXPECT_LT(elapsed, scaled(2s));
   ASSERT_EQ(jobs.size(), 3u);
   for (const auto& job : jobs) {
     EXPECT_EQ(job.state, rsp::JobState::Completed);
@@ -197,7 +164,7 @@ TEST(ReceiveJob, WaitTimeoutReturnsWhatHasFinished) {
   EXPECT_EQ(pool->registry().size(), 3u);
 
   gate->open();
-  auto rest = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+  auto rest = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(rest.size(), 3u);
   for (const auto& job : rest) EXPECT_GE(job.input_index, 3u);
 }
@@ -206,16 +173,18 @@ TEST(ReceiveJob, WaitTimeoutReturnsWhatHasFinished) {
 TEST(ReceiveJob, StreamingTimeoutReturnsWhatHasFinished) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   rsp::new_runspace_job(*pool, std::views::iota(0, 2), [gate](int i) {
     if (i == 1) gate->wait();
     return i;
   });
+  // The quick one finishes first, so that the receive's own timeout is all this measures.
+  ASSERT_TRUE(eventually([&] { return pool->registry().progress().completed == 1; }));
   std::vector<std::size_t> seen;
   auto start = Clock::now();
   std::size_t count = rsp::receive_runspace_job(
       *pool, {.timeout = 200ms}, [&](rsp::ReceivedJob& job) { seen.push_back(job.input_index); });
-  EXPECT_LT(Clock::now() - start, 2s);
+  EXPECT_LT(Clock::now() - start, scaled(2s));
   EXPECT_EQ(count, 1u);
   EXPECT_EQ(seen, std::vector<std::size_t>{0});
 }
@@ -226,8 +195,8 @@ TEST(ReceiveJob, FiltersByNameAndById) {
       rsp::new_runspace_job(*pool, std::views::iota(0, 3), [](int i) { return i; }, {.name = "a"});
   auto b = rsp::new_runspace_job(*pool, std::views::iota(10, 13), [](int i) { return i; },
                                  {.name = "b"});
-  ASSERT_TRUE(a.wait_for(5s));
-  ASSERT_TRUE(b.wait_for(5s));
+  ASSERT_TRUE(a.wait_for(scaled(5s)));
+  ASSERT_TRUE(b.wait_for(scaled(5s)));
   std::map<std::string, std::vector<rsp::JobId>> ids;
   for (const auto& job : rsp::receive_runspace_job(*pool, {.keep = true})) {
     ids[job.name].push_back(job.id);
@@ -262,8 +231,8 @@ TEST(ReceiveJob, WaitByIdWaitsForThatJobOnly) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   auto never = std::make_shared<Gate>();
   auto later = std::make_shared<Gate>();
-  OpenOnExit release_never{never};
-  OpenOnExit release_later{later};
+  OpenOnExit release_never{*never};
+  OpenOnExit release_later{*later};
   rsp::JobId first = pool->registry().next_id();
   rsp::new_runspace_job(*pool, std::views::iota(0, 2), [never, later](int i) {
     (i == 0 ? never : later)->wait();
@@ -272,11 +241,11 @@ TEST(ReceiveJob, WaitByIdWaitsForThatJobOnly) {
   ASSERT_TRUE(eventually([&] { return pool->busy_runspaces() == 2; }));
   auto start = Clock::now();
   auto jobs = rsp::receive_runspace_job(
-      *pool,
-      {.id = first + 1, .wait = true, .timeout = 10s, .on_progress = [&](const rsp::Progress&) {
-         later->open();
-       }});
-  EXPECT_LT(Clock::now() - start, 2s);
+      *pool, {.id = first + 1,
+              .wait = true,
+              .timeout = scaled(10s),
+              .on_progress = [&](const rsp::Progress&) { later->open(); }});
+  EXPECT_LT(Clock::now() - start, scaled(2s));
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].id, first + 1);
   EXPECT_EQ(jobs[0].state, rsp::JobState::Completed);
@@ -289,7 +258,8 @@ TEST(ReceiveJob, KeepLeavesJobsForTheNextReceive) {
     ctx.write_warning("w" + std::to_string(i));
     return i * 3;
   });
-  auto kept = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s, .keep = true});
+  auto kept =
+      rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s), .keep = true});
   ASSERT_EQ(kept.size(), 5u);
   EXPECT_EQ(pool->registry().size(), 5u);
   for (const auto& job : kept) EXPECT_EQ(pool->registry().state(job.id), rsp::JobState::Completed);
@@ -312,7 +282,7 @@ TEST(ReceiveJob, StreamingKeepHandsEachJobOnceAndLeavesThem) {
   rsp::new_runspace_job(*pool, std::views::iota(0, 30), [](int i) { return i; });
   std::vector<rsp::JobId> seen;
   std::size_t count =
-      rsp::receive_runspace_job(*pool, {.timeout = 10s, .keep = true},
+      rsp::receive_runspace_job(*pool, {.timeout = scaled(10s), .keep = true},
                                 [&](const rsp::ReceivedJob& job) { seen.push_back(job.id); });
   EXPECT_EQ(count, 30u);
   EXPECT_EQ(std::set<rsp::JobId>(seen.begin(), seen.end()).size(), 30u);
@@ -341,7 +311,7 @@ TEST(ReceiveJob, NegativeTimeoutThrowsNamingTheOption) {
     rsp::receive_runspace_job(pool->registry(), {.timeout = -5ms}, [](rsp::ReceivedJob&) {});
   });
   EXPECT_THROW(rsp::validate(rsp::ReceiveOptions{.timeout = -1ms}), std::invalid_argument);
-  EXPECT_NO_THROW(rsp::validate(rsp::ReceiveOptions{.timeout = 0ms}));
+  EXPECT_NO_THROW(rsp::validate(rsp::ReceiveOptions{.timeout = scaled(0ms)}));
 }
 
 // on_progress: called while waiting (before anything finished) and once at the end, when the
@@ -349,7 +319,7 @@ TEST(ReceiveJob, NegativeTimeoutThrowsNamingTheOption) {
 TEST(ReceiveJob, OnProgressWhileWaitingAndAtTheEnd) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   rsp::new_runspace_job(*pool, std::views::iota(0, 10), [gate](int i) {
     gate->wait();
     if (i == 7) throw std::runtime_error("seven");
@@ -357,7 +327,7 @@ TEST(ReceiveJob, OnProgressWhileWaitingAndAtTheEnd) {
   });
   std::vector<rsp::Progress> reports;
   auto jobs = rsp::receive_runspace_job(
-      *pool, {.wait = true, .timeout = 10s, .on_progress = [&](const rsp::Progress& p) {
+      *pool, {.wait = true, .timeout = scaled(10s), .on_progress = [&](const rsp::Progress& p) {
                 reports.push_back(p);
                 gate->open();  // the first report comes while every job waits at the gate
               }});
@@ -384,7 +354,9 @@ TEST(ReceiveJob, StreamingOnProgressEndsWithEverythingReceived) {
   rsp::new_runspace_job(*pool, std::views::iota(0, 50), [](int i) { return i; });
   std::vector<rsp::Progress> reports;
   std::size_t count = rsp::receive_runspace_job(
-      *pool, {.timeout = 10s, .on_progress = [&](const rsp::Progress& p) { reports.push_back(p); }},
+      *pool,
+      {.timeout = scaled(10s),
+       .on_progress = [&](const rsp::Progress& p) { reports.push_back(p); }},
       [](rsp::ReceivedJob&&) {});
   EXPECT_EQ(count, 50u);
   ASSERT_FALSE(reports.empty());
@@ -399,7 +371,7 @@ template <class Callback>
 void stream_with(Callback callback, std::vector<int>& outputs) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::new_runspace_job(*pool, std::views::iota(0, 40), [](int i) { return i; });
-  std::size_t count = rsp::receive_runspace_job(*pool, {.timeout = 10s}, callback);
+  std::size_t count = rsp::receive_runspace_job(*pool, {.timeout = scaled(10s)}, callback);
   EXPECT_EQ(count, 40u);
   std::sort(outputs.begin(), outputs.end());
   std::vector<int> expected(40);
@@ -457,10 +429,11 @@ TEST(ReceiveJob, StreamingKeepsRegistryBoundedByMaxQueue) {
   auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, 200'000), [](int i) { return i; });
   std::size_t largest = 0;
   std::size_t handed = 0;
-  std::size_t count = rsp::receive_runspace_job(*pool, {.timeout = 60s}, [&](rsp::ReceivedJob&&) {
-    largest = std::max(largest, pool->registry().size());
-    if (++handed % 2'000 == 0) std::this_thread::sleep_for(2ms);  // the consumer's own work
-  });
+  std::size_t count =
+      rsp::receive_runspace_job(*pool, {.timeout = scaled(60s)}, [&](rsp::ReceivedJob&&) {
+        largest = std::max(largest, pool->registry().size());
+        if (++handed % 2'000 == 0) std::this_thread::sleep_for(2ms);  // the consumer's own work
+      });
   EXPECT_EQ(count, 200'000u);
   EXPECT_LE(largest, kBound);
   EXPECT_TRUE(batch.done());
@@ -477,10 +450,10 @@ TEST(ReceiveJob, ThrowingCallbackPutsJobsBack) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, 10), [](int i) { return i * 7; },
                                      {.name = "t"});
-  ASSERT_TRUE(batch.wait_for(5s));
+  ASSERT_TRUE(batch.wait_for(scaled(5s)));
   std::vector<rsp::JobId> handed;
   int calls = 0;
-  EXPECT_THROW(rsp::receive_runspace_job(*pool, {.timeout = 10s},
+  EXPECT_THROW(rsp::receive_runspace_job(*pool, {.timeout = scaled(10s)},
                                          [&](rsp::ReceivedJob job) {  // by value: moved from
                                            if (++calls == 3) throw Boom{};
                                            handed.push_back(job.id);
@@ -508,9 +481,9 @@ TEST(ReceiveJob, ThrowingCallbackPutsJobsBack) {
 TEST(ReceiveJob, ThrowingReferenceCallbackPutsJobsBack) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, 6), [](int i) { return i; });
-  ASSERT_TRUE(batch.wait_for(5s));
+  ASSERT_TRUE(batch.wait_for(scaled(5s)));
   rsp::JobId thrown_on = 0;
-  EXPECT_THROW(rsp::receive_runspace_job(pool->registry(), {.timeout = 10s},
+  EXPECT_THROW(rsp::receive_runspace_job(pool->registry(), {.timeout = scaled(10s)},
                                          [&](const rsp::ReceivedJob& job) {
                                            thrown_on = job.id;
                                            throw std::runtime_error("consumer failed");
@@ -532,8 +505,9 @@ TEST(ReceiveJob, TwoStreamingReceiversShareTheJobs) {
   std::vector<rsp::JobId> ids[2];
   std::size_t counts[2] = {0, 0};
   auto receiver = [&](int which) {
-    counts[which] = rsp::receive_runspace_job(
-        *pool, {.timeout = 30s}, [&](rsp::ReceivedJob& job) { ids[which].push_back(job.id); });
+    counts[which] =
+        rsp::receive_runspace_job(*pool, {.timeout = scaled(30s)},
+                                  [&](rsp::ReceivedJob& job) { ids[which].push_back(job.id); });
   };
   std::thread one(receiver, 0);
   std::thread two(receiver, 1);
@@ -563,7 +537,7 @@ TEST(ReceiveJob, PoolSeesOnlyItsJobsRegistrySeesAll) {
   auto fast = rsp::new_runspace_pool({.max_runspaces = 2, .registry = registry});
   auto slow = rsp::new_runspace_pool({.max_runspaces = 2, .registry = registry});
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   auto f = rsp::new_runspace_job(*fast, std::views::iota(0, 4), [](int i) { return i; },
                                  {.name = "fast"});
   auto s = rsp::new_runspace_job(*slow, std::views::iota(0, 3),
@@ -574,26 +548,25 @@ TEST(ReceiveJob, PoolSeesOnlyItsJobsRegistrySeesAll) {
                                  {.name = "slow"});
   // Waiting on the fast pool does not wait for the slow pool's blocked jobs.
   auto start = Clock::now();
-  auto mine = rsp::receive_runspace_job(*fast, {.wait = true, .timeout = 10s});
-  EXPECT_LT(Clock::now() - start, 2s);
+  auto mine = rsp::receive_runspace_job(*fast, {.wait = true, .timeout = scaled(10s)});
+  EXPECT_LT(Clock::now() - start, scaled(2s));
   ASSERT_EQ(mine.size(), 4u);
   for (const auto& job : mine) EXPECT_EQ(job.name, "fast");
   // The slow pool's three jobs stay held (its feeder may still be registering the last one).
-  auto until = Clock::now() + 2s;
-  while (registry->size() < 3u && Clock::now() < until) std::this_thread::sleep_for(1ms);
+  eventually([&] { return registry->size() >= 3u; }, 2s);
   EXPECT_EQ(registry->size(), 3u);
 
   gate->open();
-  ASSERT_TRUE(s.wait_for(5s));
+  ASSERT_TRUE(s.wait_for(scaled(5s)));
   EXPECT_TRUE(rsp::receive_runspace_job(*fast).empty());
-  std::size_t streamed = rsp::receive_runspace_job(*fast, {.timeout = 5s}, [](rsp::ReceivedJob&) {
-    ADD_FAILURE() << "the fast pool has no job left";
-  });
+  std::size_t streamed = rsp::receive_runspace_job(
+      *fast, {.timeout = scaled(5s)},
+      [](rsp::ReceivedJob&) { ADD_FAILURE() << "the fast pool has no job left"; });
   EXPECT_EQ(streamed, 0u);
 
   // Both pools again; the registry overloads take both.
   rsp::new_runspace_job(*fast, std::views::iota(0, 2), [](int i) { return i; }, {.name = "fast"});
-  auto all = rsp::receive_runspace_job(*registry, {.wait = true, .timeout = 10s});
+  auto all = rsp::receive_runspace_job(*registry, {.wait = true, .timeout = scaled(10s)});
   std::map<std::string, int> per_name;
   for (const auto& job : all) ++per_name[job.name];
   EXPECT_EQ(per_name["fast"], 2);
@@ -604,7 +577,7 @@ TEST(ReceiveJob, PoolSeesOnlyItsJobsRegistrySeesAll) {
   rsp::new_runspace_job(*slow, std::views::iota(0, 3), [](int i) { return i; }, {.name = "slow"});
   per_name.clear();
   std::size_t count = rsp::receive_runspace_job(
-      *registry, {.timeout = 10s}, [&](rsp::ReceivedJob& job) { ++per_name[job.name]; });
+      *registry, {.timeout = scaled(10s)}, [&](rsp::ReceivedJob& job) { ++per_name[job.name]; });
   EXPECT_EQ(count, 5u);
   EXPECT_EQ(per_name["fast"], 2);
   EXPECT_EQ(per_name["slow"], 3);
@@ -616,7 +589,8 @@ TEST(ReceiveJob, LogFileGetsHeaderAndOneRowPerJob) {
   auto path = temp_log("rsp_receive_log");
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::new_runspace_job(*pool, std::views::iota(0, 3), [](int i) { return i; }, {.name = "logged"});
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s, .log_file = path});
+  auto jobs =
+      rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s), .log_file = path});
   ASSERT_EQ(jobs.size(), 3u);
   auto lines = read_lines(path);
   ASSERT_EQ(lines.size(), 4u);
@@ -629,7 +603,7 @@ TEST(ReceiveJob, LogFileGetsHeaderAndOneRowPerJob) {
   // The streaming form appends to the same file without a second header.
   rsp::new_runspace_job(*pool, std::views::iota(0, 2), [](int i) { return i; },
                         {.name = "streamed"});
-  std::size_t count = rsp::receive_runspace_job(*pool, {.timeout = 10s, .log_file = path},
+  std::size_t count = rsp::receive_runspace_job(*pool, {.timeout = scaled(10s), .log_file = path},
                                                 [](rsp::ReceivedJob&) {});
   EXPECT_EQ(count, 2u);
   lines = read_lines(path);

@@ -22,42 +22,28 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
+using rsp_test::eventually;
+using rsp_test::Gate;
+using rsp_test::scaled;
 using ::testing::HasSubstr;
 
 namespace {
 
-class Gate {
- public:
-  void open() {
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  bool wait(std::stop_token stop, std::chrono::milliseconds limit = 5s) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, stop, limit, [&] { return open_; });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable_any cv_;
-  bool open_ = false;
-};
-
 // Counts jobs running at once and keeps the highest count seen.
 class Concurrency {
  public:
-  // Enters, waits until `target` are inside at once (or `limit` passes, or a stop), leaves.
+  // Enters, waits until `target` are inside at once (or `limit`, scaled, passes, or a stop),
+  // leaves.
   void enter_and_wait_for(std::size_t target, std::stop_token stop,
                           std::chrono::milliseconds limit = 2s) {
     std::unique_lock lock(mutex_);
     ++now_;
     peak_ = std::max(peak_, now_);
     cv_.notify_all();
-    cv_.wait_for(lock, stop, limit, [&] { return peak_ >= target; });
+    cv_.wait_for(lock, stop, rsp_test::scaled(limit), [&] { return peak_ >= target; });
     lock.unlock();
     std::this_thread::sleep_for(2ms);
     lock.lock();
@@ -74,16 +60,6 @@ class Concurrency {
   std::size_t now_ = 0;
   std::size_t peak_ = 0;
 };
-
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds limit = 3s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
 
 void update_max(std::atomic<std::size_t>& max, std::size_t value) {
   std::size_t seen = max.load();
@@ -164,7 +140,7 @@ static_assert(std::ranges::input_range<CountingRange>);
 static_assert(!std::ranges::sized_range<CountingRange>);
 
 std::vector<rsp::ReceivedJob> receive_all(rsp::RunspacePool& pool) {
-  return rsp::receive_runspace_job(pool, {.wait = true, .timeout = 20s});
+  return rsp::receive_runspace_job(pool, {.wait = true, .timeout = scaled(20s)});
 }
 
 int plus_one(int x) { return x + 1; }
@@ -189,11 +165,11 @@ TEST(RunspaceJob, ReturnsAtOnce) {
                                               },
                                               {.name = "slow"});
   auto took = std::chrono::steady_clock::now() - begin;
-  EXPECT_LT(took, 1s) << "new_runspace_job waited for its jobs";
+  EXPECT_LT(took, scaled(1s)) << "new_runspace_job waited for its jobs";
   EXPECT_FALSE(batch.done());
   EXPECT_EQ(batch.name(), "slow");
   release.open();
-  ASSERT_TRUE(batch.wait_for(10s));
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
   auto jobs = receive_all(*pool);
   ASSERT_EQ(jobs.size(), 10u);
   EXPECT_EQ(rsp::outputs_as<int>(jobs), (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
@@ -236,10 +212,10 @@ TEST(RunspaceJob, LvalueRangeIsReferenced) {
     }
     return x;
   });
-  ASSERT_TRUE(first_running.wait({}));
+  ASSERT_TRUE(first_running.wait_for(5s));
   range.set_offset(1000);  // input 0 was read; inputs 1.. are not yet
   release.open();
-  ASSERT_TRUE(batch.wait_for(10s));
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
   auto jobs = receive_all(*pool);
   EXPECT_EQ(rsp::outputs_as<int>(jobs), (std::vector<int>{0, 1001, 1002, 1003}));
   EXPECT_EQ(counters.copies.load(), 0u);
@@ -258,8 +234,8 @@ TEST(RunspaceJob, RvalueRangeIsOwned) {
   rsp::JobBatch vector_batch =
       rsp::new_runspace_job(*pool, std::vector<std::string>{"alpha", "beta", "gamma"},
                             [](const std::string& s) { return s + "!"; }, {.name = "strings"});
-  ASSERT_TRUE(batch.wait_for(10s));
-  ASSERT_TRUE(vector_batch.wait_for(10s));
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
+  ASSERT_TRUE(vector_batch.wait_for(scaled(10s)));
   EXPECT_EQ(counters.copies.load(), 0u);
   EXPECT_GE(counters.moves.load(), 1u);
   EXPECT_EQ(counters.reads.load(), 5u);
@@ -335,7 +311,7 @@ TEST(RunspaceJob, AllScriptForms) {
 
   auto run = [&](auto script, rsp::JobOptions options = {}) {
     rsp::JobBatch batch = rsp::new_runspace_job(*pool, inputs, std::move(script), options);
-    EXPECT_TRUE(batch.wait_for(10s));
+    EXPECT_TRUE(batch.wait_for(scaled(10s)));
     auto jobs = receive_all(*pool);
     for (const auto& job : jobs) {
       EXPECT_EQ(job.state, rsp::JobState::Completed);
@@ -391,7 +367,7 @@ TEST(RunspaceJob, AutomaticSliceIsAboutSquareRoot) {
       {.slice_size = 0});
   EXPECT_EQ(batch.slice_size(), 10u);
   EXPECT_EQ(batch.expected(), std::optional<std::size_t>(10));
-  ASSERT_TRUE(batch.wait_for(10s));
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
   EXPECT_EQ(batch.created(), 10u);
   auto jobs = receive_all(*pool);
   ASSERT_EQ(jobs.size(), 10u);
@@ -449,8 +425,8 @@ TEST(RunspaceJob, MaxRunningCapsTheBatch) {
   rsp::JobBatch second = rsp::new_runspace_job(
       *pool, std::views::iota(0, 2),
       [&](int, rsp::JobContext& ctx) { other.enter_and_wait_for(2, ctx.stop_token()); });
-  ASSERT_TRUE(batch.wait_for(10s));
-  ASSERT_TRUE(second.wait_for(10s));
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
+  ASSERT_TRUE(second.wait_for(scaled(10s)));
   EXPECT_EQ(capped.peak(), 2u);
   EXPECT_EQ(other.peak(), 2u) << "a capped batch kept another batch from running";
 }
@@ -464,14 +440,14 @@ TEST(RunspaceJob, CreatedAndExpected) {
       [](std::span<const int> xs) { return static_cast<int>(xs.size()); }, {.slice_size = 3});
   EXPECT_EQ(sliced.expected(), std::optional<std::size_t>(3));
   EXPECT_LE(sliced.created(), 3u);
-  ASSERT_TRUE(sliced.wait_for(10s));
+  ASSERT_TRUE(sliced.wait_for(scaled(10s)));
   EXPECT_EQ(sliced.created(), 3u);
 
   RangeCounters counters;
   rsp::JobBatch unsized =
       rsp::new_runspace_job(*pool, CountingRange(6, &counters), [](int x) { return x; });
   EXPECT_EQ(unsized.expected(), std::nullopt);
-  ASSERT_TRUE(unsized.wait_for(10s));
+  ASSERT_TRUE(unsized.wait_for(scaled(10s)));
   EXPECT_EQ(unsized.created(), 6u);
 
   rsp::JobBatch none;
@@ -528,17 +504,17 @@ TEST(RunspaceJob, EmptyInputGivesADoneBatch) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::JobBatch sized = rsp::new_runspace_job(*pool, std::vector<int>{}, [](int x) { return x; });
   EXPECT_EQ(sized.expected(), std::optional<std::size_t>(0));
-  ASSERT_TRUE(sized.wait_for(5s));
+  ASSERT_TRUE(sized.wait_for(scaled(5s)));
   EXPECT_TRUE(sized.done());
   EXPECT_EQ(sized.created(), 0u);
 
   RangeCounters counters;
   rsp::JobBatch unsized = rsp::new_runspace_job(*pool, CountingRange(0, &counters),
                                                 [](int x) { return x; }, {.slice_size = 0});
-  ASSERT_TRUE(unsized.wait_for(5s));
+  ASSERT_TRUE(unsized.wait_for(scaled(5s)));
   EXPECT_EQ(unsized.created(), 0u);
 
-  EXPECT_TRUE(rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 5s}).empty());
+  EXPECT_TRUE(rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(5s)}).empty());
   EXPECT_EQ(pool->unfinished_jobs(), 0u);
 }
 
@@ -549,7 +525,7 @@ TEST(RunspaceJob, ThrowingInputRangeEndsTheBatchWithAFailedJob) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::JobBatch batch = rsp::new_runspace_job(*pool, CountingRange(10, &counters, 4),
                                               [](int x) { return x; }, {.name = "reader"});
-  ASSERT_TRUE(batch.wait_for(10s));
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
   EXPECT_EQ(batch.created(), 5u);
   auto jobs = receive_all(*pool);
   ASSERT_EQ(jobs.size(), 5u);
@@ -574,7 +550,7 @@ TEST(RunspaceJob, RangeThrowingOnTheFirstInput) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 1});
   rsp::JobBatch batch =
       rsp::new_runspace_job(*pool, CountingRange(3, &counters, 0), [](int x) { return x; });
-  ASSERT_TRUE(batch.wait_for(10s));
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
   auto jobs = receive_all(*pool);
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].state, rsp::JobState::Failed);
@@ -592,9 +568,9 @@ TEST(RunspaceJob, StopEndsNotStartedJobsAndFeeding) {
         Gate never;
         never.wait(ctx.stop_token(), 10s);
       });
-  ASSERT_TRUE(started.wait({}));
+  ASSERT_TRUE(started.wait_for(5s));
   batch.stop();
-  ASSERT_TRUE(batch.wait_for(5s));
+  ASSERT_TRUE(batch.wait_for(scaled(5s)));
   EXPECT_LE(batch.created(), 3u);
   auto jobs = receive_all(*pool);
   EXPECT_EQ(jobs.size(), batch.created());
@@ -627,7 +603,7 @@ TEST(RunspaceJob, InputsArePulledLazily) {
   EXPECT_EQ(pool->registry().size(), 4u);
 
   release.open();
-  ASSERT_TRUE(batch.wait_for(10s));
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
   EXPECT_EQ(batch.created(), 100u);
   EXPECT_EQ(counters.reads.load(), 100u);
   auto jobs = receive_all(*pool);
@@ -649,18 +625,19 @@ TEST(RunspaceJob, HundredThousandInputsStayBounded) {
   std::atomic<std::size_t> most_unfinished{0}, most_held_in_jobs{0};
   std::atomic<bool> receiving{false};
   std::size_t most_held_in_receiver = 0;
-  rsp::JobBatch batch = rsp::new_runspace_job(
-      *pool, std::views::iota(0, kInputs),
-      [raw, &most_unfinished, &most_held_in_jobs, &receiving](int x) {
-        update_max(most_unfinished, raw->unfinished_jobs());
-        if (receiving.load()) update_max(most_held_in_jobs, raw->registry().size());
-        return x;
-      });
+  rsp::JobBatch batch =
+      rsp::new_runspace_job(*pool, std::views::iota(0, kInputs),
+                            [raw, &most_unfinished, &most_held_in_jobs, &receiving](int x) {
+                              update_max(most_unfinished, raw->unfinished_jobs());
+                              if (receiving.load())
+                                update_max(most_held_in_jobs, raw->registry().size());
+                              return x;
+                            });
   std::size_t received = 0;
   long long sum = 0;
   std::vector<int> seen(kInputs, 0);
   std::size_t handed =
-      rsp::receive_runspace_job(*pool, {.timeout = 60s}, [&](rsp::ReceivedJob job) {
+      rsp::receive_runspace_job(*pool, {.timeout = scaled(60s)}, [&](rsp::ReceivedJob job) {
         ++received;
         if (received > 1) {
           most_held_in_receiver = std::max(most_held_in_receiver, raw->registry().size());

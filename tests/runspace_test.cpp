@@ -18,12 +18,17 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
+using rsp_test::eventually;
+using rsp_test::scaled;
 using ::testing::HasSubstr;
 
 namespace {
 
-// Callers arrive and wait until `count` have arrived, a stop is requested or `limit` passes.
+// Callers arrive and wait until `count` have arrived, a stop is requested or `limit` (scaled)
+// passes.
 class Meeting {
  public:
   bool arrive_and_wait(std::size_t count, std::stop_token stop,
@@ -31,7 +36,7 @@ class Meeting {
     std::unique_lock lock(mutex_);
     ++arrived_;
     cv_.notify_all();
-    return cv_.wait_for(lock, stop, limit, [&] { return arrived_ >= count; });
+    return cv_.wait_for(lock, stop, rsp_test::scaled(limit), [&] { return arrived_ >= count; });
   }
 
  private:
@@ -39,16 +44,6 @@ class Meeting {
   std::condition_variable_any cv_;
   std::size_t arrived_ = 0;
 };
-
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds limit = 3s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 // What an open hook would keep per runspace: a "connection".
 struct Connection {
@@ -173,7 +168,7 @@ TEST(Runspace, EachRunspaceOfAPoolHasItsOwnCopy) {
         std::lock_guard lock(mutex);
         counts[rs.index()].push_back(seen);
       });
-  ASSERT_TRUE(batch.wait_for(10s));
+  ASSERT_TRUE(batch.wait_for(scaled(10s)));
   ASSERT_TRUE(met) << "the first two jobs did not run at once on two runspaces";
 
   std::lock_guard lock(mutex);
@@ -207,7 +202,7 @@ TEST(Runspace, MissingVariableInAJobFailsItNamingTheVariable) {
     }
     return ctx.runspace().variable<int>("no_such_variable");
   });
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(jobs.size(), 2u);
   EXPECT_TRUE(caught_as_missing);
   EXPECT_EQ(jobs[0].state, rsp::JobState::Completed);
@@ -225,7 +220,7 @@ TEST(Runspace, WrongTypeInAJobFailsItNamingVariableAndTypes) {
   rsp::new_runspace_job(*pool, std::vector<int>{0}, [](int, rsp::JobContext& ctx) {
     return ctx.runspace().variable<std::string>("limit");
   });
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].state, rsp::JobState::Failed);
   ASSERT_EQ(jobs[0].errors.size(), 1u);
@@ -244,7 +239,7 @@ TEST(Runspace, ConstCharPointerSessionVariableReadsAsStringInJobs) {
                         [](const std::string& who, rsp::JobContext& ctx) {
                           return ctx.runspace().variable<std::string>("greeting") + ", " + who;
                         });
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(jobs.size(), 2u);
   for (const auto& job : jobs) EXPECT_EQ(job.state, rsp::JobState::Completed);
   EXPECT_EQ(rsp::outputs_as<std::string>(jobs),
@@ -265,7 +260,7 @@ TEST(Runspace, StateFilledByOpenIsSeenByJobsOnThatRunspace) {
     return connection.index == ctx.runspace().index() &&
            connection.opened_on == std::this_thread::get_id();
   });
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   EXPECT_TRUE(met);
   ASSERT_EQ(jobs.size(), 12u);
   for (const auto& job : jobs) {
@@ -289,7 +284,7 @@ TEST(Runspace, OpenJobsAndCloseRunOnTheRunspacesOwnThread) {
           if (i < 2 && !both.arrive_and_wait(2, ctx.stop_token())) met = false;
           log.add(log.ran, ctx.runspace().index());
         });
-    ASSERT_TRUE(batch.wait_for(10s));
+    ASSERT_TRUE(batch.wait_for(scaled(10s)));
   }  // the pool closes its runspaces here
   EXPECT_TRUE(met);
 
@@ -326,7 +321,7 @@ TEST(Runspace, CloseRunsOnceForEveryOpenedRunspaceWhenThePoolIsDestroyed) {
         rsp::new_runspace_job(*pool, std::views::iota(0, 3), [&](int, rsp::JobContext& ctx) {
           if (!all.arrive_and_wait(3, ctx.stop_token())) met = false;
         });
-    ASSERT_TRUE(batch.wait_for(10s));
+    ASSERT_TRUE(batch.wait_for(scaled(10s)));
     EXPECT_EQ(pool->open_runspaces(), 3u);
     EXPECT_EQ(log.closes.load(), 0) << "closed while the pool is alive and idle_timeout is 60 s";
   }
@@ -373,7 +368,7 @@ TEST(Runspace, IndicesStayWithinZeroToMaxMinusOne) {
             std::lock_guard lock(mutex);
             seen.insert(ctx.runspace().index());
           });
-      ASSERT_TRUE(batch.wait_for(10s));
+      ASSERT_TRUE(batch.wait_for(scaled(10s)));
       ASSERT_TRUE(eventually([&] { return pool->open_runspaces() == 1; }))
           << "round " << round << ": idle runspaces did not close";
     }

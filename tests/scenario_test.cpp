@@ -3,8 +3,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/thread/condition_variable.hpp>
-#include <boost/thread/mutex.hpp>
 #include <cstddef>
 #include <exception>
 #include <iterator>
@@ -22,47 +20,15 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
+using rsp_test::eventually;
+using rsp_test::Gate;
+using rsp_test::OpenOnExit;
+using rsp_test::scaled;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// A gate jobs wait at until the test opens it; the Boost condition wait wakes on an interrupt.
-class Gate {
- public:
-  void open() {
-    {
-      boost::lock_guard<boost::mutex> lock(mutex_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void wait() {
-    boost::unique_lock<boost::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  boost::mutex mutex_;
-  boost::condition_variable cv_;
-  bool open_ = false;
-};
-
-struct OpenOnExit {
-  std::shared_ptr<Gate> gate;
-  ~OpenOnExit() { gate->open(); }
-};
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
-  auto deadline = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() >= deadline) return pred();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 // An input range of unknown size that counts how many inputs were read from it.
 class CountingInputs {
@@ -109,7 +75,7 @@ TEST(Scenario, OneJobPerItemTenRunning) {
   rsp::JobBatch batch =
       rsp::new_runspace_job(*pool, std::views::iota(1, 11), [](int i) { return i * 10; },
                             {.name = "tens", .max_running = 10});
-  EXPECT_TRUE(batch.wait_for(10s));
+  EXPECT_TRUE(batch.wait_for(scaled(10s)));
   auto jobs = rsp::receive_runspace_job(*pool, {.wait = true});
   ASSERT_EQ(jobs.size(), 10u);
   for (std::size_t i = 0; i < jobs.size(); ++i) {
@@ -140,7 +106,7 @@ TEST(Scenario, IdsIncreaseByOneAcrossABatch) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 3, .max_queue = 4});
   rsp::JobId first = pool->registry().next_id();
   rsp::new_runspace_job(*pool, std::views::iota(0, 50), [](int i) { return i; });
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(jobs.size(), 50u);
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     EXPECT_EQ(jobs[i].id, first + i);
@@ -148,7 +114,7 @@ TEST(Scenario, IdsIncreaseByOneAcrossABatch) {
   }
   // The next batch goes on from there.
   rsp::new_runspace_job(*pool, std::views::iota(0, 2), [](int i) { return i; });
-  auto next = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+  auto next = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(next.size(), 2u);
   EXPECT_EQ(next[0].id, first + 50);
   EXPECT_EQ(next[1].id, first + 51);
@@ -162,8 +128,8 @@ TEST(Scenario, ReceiveByIdThenByName) {
                                      {.name = "ping"});
   auto squares =
       rsp::new_runspace_job(*pool, {1, 2, 3}, [](int x) { return x * x; }, {.name = "square"});
-  ASSERT_TRUE(pings.wait_for(5s));
-  ASSERT_TRUE(squares.wait_for(5s));
+  ASSERT_TRUE(pings.wait_for(scaled(5s)));
+  ASSERT_TRUE(squares.wait_for(scaled(5s)));
   auto all = rsp::receive_runspace_job(*pool, {.keep = true});
   ASSERT_EQ(all.size(), 6u);
   auto b = std::find_if(all.begin(), all.end(), [](const rsp::ReceivedJob& job) {
@@ -186,7 +152,8 @@ TEST(Scenario, KeepThenReceiveAgain) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   rsp::new_runspace_job(*pool, std::views::iota(1, 5), [](int i) { return i * 100; },
                         {.name = "keepme"});
-  auto first = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s, .keep = true});
+  auto first =
+      rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s), .keep = true});
   auto second = rsp::receive_runspace_job(*pool, {.name = "keepme"});
   EXPECT_EQ(rsp::outputs_as<int>(first), (std::vector<int>{100, 200, 300, 400}));
   EXPECT_EQ(rsp::outputs_as<int>(second), rsp::outputs_as<int>(first));
@@ -200,8 +167,8 @@ TEST(Scenario, ClearByIdThenByName) {
                                     {.name = "scan"});
   auto other = rsp::new_runspace_job(*pool, std::views::iota(0, 2), [](int i) { return i; },
                                      {.name = "other"});
-  ASSERT_TRUE(scan.wait_for(5s));
-  ASSERT_TRUE(other.wait_for(5s));
+  ASSERT_TRUE(scan.wait_for(scaled(5s)));
+  ASSERT_TRUE(other.wait_for(scaled(5s)));
   auto look = rsp::receive_runspace_job(*pool, {.name = "scan", .keep = true});
   ASSERT_EQ(look.size(), 4u);
   EXPECT_EQ(rsp::clear_runspace_jobs(*pool, {.id = look[0].id}), 1u);
@@ -219,7 +186,7 @@ TEST(Scenario, ThrowingJobAmongGoodOnes) {
     if (i == 3) throw std::runtime_error("bad input 3");
     return i;
   });
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(jobs.size(), 8u);
   for (const auto& job : jobs) {
     if (job.input_index == 3) {
@@ -254,7 +221,7 @@ TEST(Scenario, SessionVariablesPerRunspace) {
     return std::make_pair(ctx.runspace().index(), ctx.runspace().variable<std::string>("label") +
                                                       " " + std::to_string(counter));
   });
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(jobs.size(), 40u);
   std::map<std::size_t, std::vector<std::string>> seen;  // runspace index -> labels in id order
   for (const auto& job : jobs) {
@@ -279,7 +246,7 @@ TEST(Scenario, SessionVariablesPerRunspace) {
 TEST(Scenario, InputsArePulledLazily) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 1, .max_queue = 2});
   auto gate = std::make_shared<Gate>();
-  OpenOnExit release{gate};
+  OpenOnExit release{*gate};
   CountingInputs inputs(100);
   auto batch = rsp::new_runspace_job(*pool, inputs, [gate](int i) {
     gate->wait();
@@ -291,7 +258,7 @@ TEST(Scenario, InputsArePulledLazily) {
   EXPECT_EQ(pool->registry().size(), 2u);
 
   gate->open();
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(jobs.size(), 100u);
   EXPECT_EQ(inputs.reads(), 100);
   EXPECT_EQ(rsp::outputs_as<int>(jobs).back(), 99);
@@ -305,8 +272,8 @@ TEST(Scenario, TenThousandInputsStreamedAndCleared) {
                                      [](int i) { return 2 * i; }, {.name = "flow"});
   std::vector<bool> seen(kInputs, false);
   std::size_t bad = 0;
-  std::size_t count =
-      rsp::receive_runspace_job(*pool, {.name = "flow", .timeout = 30s}, [&](rsp::ReceivedJob job) {
+  std::size_t count = rsp::receive_runspace_job(
+      *pool, {.name = "flow", .timeout = scaled(30s)}, [&](rsp::ReceivedJob job) {
         std::vector<int> out = job.output_as<int>();
         if (job.state != rsp::JobState::Completed || out.size() != 1 ||
             out[0] != 2 * static_cast<int>(job.input_index) || seen.at(job.input_index)) {

@@ -37,16 +37,26 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using rsp_test::Clock;
+using rsp_test::eventually;
+using rsp_test::scaled;
 
-constexpr std::chrono::milliseconds kStopGrace{50};
-constexpr std::chrono::milliseconds kTimeout{200};
-// Well past timeout + stop_grace, so the job is abandoned; short, so it ends soon after.
-constexpr std::chrono::milliseconds kIgnoreFor{450};
+// Every job stopped while running (a timeout, a stop, a forced clear) must return within this,
+// or its runspace is abandoned, which only IgnoreStop jobs may cause: wide for starved threads.
+constexpr std::chrono::milliseconds kStopGrace = scaled(std::chrono::milliseconds(200));
+// The quick jobs of the timeout batches (about 1 ms of work) must finish within this.
+constexpr std::chrono::milliseconds kTimeout = scaled(std::chrono::milliseconds(300));
+// How long an IgnoreStop job goes on ignoring its stop once it sees it: well past stop_grace, so
+// its runspace is abandoned even when the watcher runs late; short, so it ends soon after.
+constexpr std::chrono::milliseconds kIgnoreAfterStop = kStopGrace + scaled(300ms);
+// How long a job that waits to be stopped waits at most, should the stop never come.
+constexpr std::chrono::milliseconds kStopNeverCame = scaled(std::chrono::milliseconds(20s));
 
 // What one input does.
 enum class Act {
@@ -58,7 +68,8 @@ enum class Act {
   ThrowInt,      // an int
   TimeoutSleep,  // an interruptible sleep far past the timeout (timeout batches only)
   CoopLoop,      // check_stop() in a loop until stopped (timeout, stop and clear batches)
-  IgnoreStop,    // std::this_thread::sleep_for past timeout + stop_grace (timeout batches only)
+  IgnoreStop,    // std sleeps (deaf to the interrupt) until its timeout stopped it, then on past
+                 // stop_grace, so its runspace is abandoned (timeout batches only)
 };
 
 struct Boom {
@@ -111,16 +122,6 @@ std::size_t count_threads() {
   return n;
 }
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit) {
-  auto deadline = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
-
 int value_of(int input) { return 2 * input; }
 
 void act(Plan& plan, int i, rsp::JobContext& ctx) {
@@ -151,16 +152,20 @@ void act(Plan& plan, int i, rsp::JobContext& ctx) {
       return;
     case Act::CoopLoop: {
       ++plan.coop_running;
-      auto deadline = Clock::now() + 20s;
+      auto deadline = Clock::now() + kStopNeverCame;
       while (Clock::now() < deadline) {
         ctx.check_stop();
         std::this_thread::sleep_for(1ms);
       }
       return;
     }
-    case Act::IgnoreStop:
-      std::this_thread::sleep_for(kIgnoreFor);
+    case Act::IgnoreStop: {
+      auto deadline = Clock::now() + kStopNeverCame;
+      while (!ctx.stop_token().stop_requested() && Clock::now() < deadline)
+        std::this_thread::sleep_for(1ms);
+      std::this_thread::sleep_for(kIgnoreAfterStop);
       return;
+    }
   }
 }
 
@@ -476,7 +481,7 @@ TEST(Stress, ThreePoolsOneRegistryEveryJobAccountedFor) {
 
   // Three streaming receivers: two on the registry, one on pool A, each taking the job its own
   // way (by &&, by value, by &).
-  const auto receive_limit = std::chrono::milliseconds(30'000 * scale);
+  const auto receive_limit = scaled(std::chrono::milliseconds(30'000 * scale));
   std::deque<Receiver> receivers(3);
   receivers[0].what = "registry receiver (&&)";
   receivers[1].what = "registry receiver (by value)";

@@ -22,22 +22,26 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using rsp_test::Clock;
+using rsp_test::eventually;
+using rsp_test::scaled;
 
-// Polls `done` until it holds or `limit` passes; returns whether it held. Only for waiting on a
-// condition, never as an assertion about timing.
-template <class Predicate>
-bool eventually(Predicate done, std::chrono::milliseconds limit = 3s) {
-  auto until = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() >= until) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
+std::string timed_out_after(std::chrono::milliseconds timeout) {
+  return "timed out after " + std::to_string(timeout.count()) + " ms";
+}
+
+// Sleeps in std sleeps (no Boost.Thread interruption point) until `released` holds or `limit`
+// (scaled) passes: work deaf to both the stop and the interrupt, held until the test lets go.
+template <class Released>
+void deaf_until(Released released, std::chrono::milliseconds limit = 5s) {
+  auto until = Clock::now() + scaled(limit);
+  while (!released() && Clock::now() < until) std::this_thread::sleep_for(2ms);
 }
 
 std::chrono::milliseconds since(Clock::time_point start) {
@@ -59,8 +63,7 @@ struct StuckWork {
     return [s = state, limit](int) {
       ++s->started;
       ++s->running;
-      auto until = Clock::now() + limit;
-      while (!s->released.load() && Clock::now() < until) std::this_thread::sleep_for(2ms);
+      deaf_until([&] { return s->released.load(); }, limit);
       --s->running;
     };
   }
@@ -75,45 +78,66 @@ struct StuckWork {
 }  // namespace
 
 // The timeout counts from the moment a job starts, not from when it was queued: on one
-// runspace the third job waits ~600 ms in the queue, longer than its 600 ms timeout, and
-// still Completes its 300 ms of work.
+// runspace, three jobs wait behind a job without a timeout for longer than their own timeout,
+// and still Complete their 20 ms of work.
 TEST(Timeouts, CountFromStartNotFromQueueing) {
-  auto pool = rsp::new_runspace_pool({.max_runspaces = 1});
+  // 50 times the work, and scaled, so a starved job still beats it.
+  const auto kTimeout = scaled(1000ms);
+  rsp_test::Gate gate;
+  rsp_test::OpenOnExit open_gate{gate};
+  auto pool = rsp::new_runspace_pool({.max_runspaces = 1, .max_queue = 4});
+  std::atomic<bool> blocker_started{false};
+  // Holds the one runspace until the test opens the gate; it has no timeout of its own.
+  rsp::new_runspace_job(*pool, std::vector<int>{0}, [&](int) {
+    blocker_started.store(true);
+    gate.wait();
+  });
+  ASSERT_TRUE(eventually([&] { return blocker_started.load(); }));
   // 0: an interruptible Boost sleep, 1: an uninterruptible sleep, 2: busy work.
   rsp::new_runspace_job(*pool, std::vector<int>{0, 1, 2},
                         [](int kind) {
                           if (kind == 0) {
-                            boost::this_thread::sleep_for(boost::chrono::milliseconds(300));
+                            boost::this_thread::sleep_for(boost::chrono::milliseconds(20));
                           } else if (kind == 1) {
-                            std::this_thread::sleep_for(300ms);
+                            std::this_thread::sleep_for(20ms);
                           } else {
-                            auto until = Clock::now() + 300ms;
+                            auto until = Clock::now() + 20ms;
                             volatile unsigned spins = 0;
                             while (Clock::now() < until) spins = spins + 1;
                           }
                           return kind;
                         },
-                        {.timeout = 600ms});
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
-  ASSERT_EQ(jobs.size(), 3u);
+                        {.timeout = kTimeout});
+  // Once the three are queued, keep them waiting longer than their timeout.
+  ASSERT_TRUE(eventually([&] { return pool->registry().size() == 4; }));
+  std::this_thread::sleep_for(kTimeout + 100ms);
+  gate.open();
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
+  ASSERT_EQ(jobs.size(), 4u);
+  EXPECT_EQ(jobs[0].state, rsp::JobState::Completed);
   for (int i = 0; i < 3; ++i) {
     SCOPED_TRACE(i);
-    EXPECT_EQ(jobs[i].state, rsp::JobState::Completed);
-    EXPECT_TRUE(jobs[i].errors.empty());
-    EXPECT_EQ(jobs[i].output_as<int>(), std::vector<int>{i});
-    EXPECT_GE(jobs[i].duration, 300ms);
+    const rsp::ReceivedJob& job = jobs[static_cast<std::size_t>(i) + 1];
+    EXPECT_EQ(job.state, rsp::JobState::Completed)
+        << "after " << std::chrono::duration_cast<std::chrono::milliseconds>(job.duration).count()
+        << " ms";
+    EXPECT_TRUE(job.errors.empty());
+    EXPECT_EQ(job.output_as<int>(), std::vector<int>{i});
+    EXPECT_GE(job.duration, 20ms);
+    // It really was queued longer than its timeout before it started.
+    EXPECT_GE(job.started - job.queued, kTimeout);
   }
-  // The third job really was queued longer than its timeout before it started.
-  EXPECT_GE(jobs[2].started - jobs[2].queued, 500ms);
 }
 
 // At the deadline the job is TimedOut at once, even while its script still runs (here it is
 // blocked in a wait that no stop or interrupt reaches): what it wrote is kept, plus exactly one
 // error record naming the timeout.
 TEST(Timeouts, TimedOutAtDeadlineKeepsWhatWasWritten) {
+  // Its writes before blocking must land before the deadline, even on a starved machine.
+  const auto kTimeout = scaled(200ms);
   auto release = std::make_shared<std::promise<void>>();
   std::shared_future<void> released = release->get_future().share();
-  auto pool = rsp::new_runspace_pool({.max_runspaces = 1, .stop_grace = 5s});
+  auto pool = rsp::new_runspace_pool({.max_runspaces = 1, .stop_grace = scaled(5s)});
   auto start = Clock::now();
   rsp::new_runspace_job(*pool, std::vector<int>{7},
                         [released](int input, rsp::JobContext& ctx) {
@@ -125,13 +149,13 @@ TEST(Timeouts, TimedOutAtDeadlineKeepsWhatWasWritten) {
                           ctx.write_error("after the deadline");
                           return -1;
                         },
-                        {.name = "slow", .timeout = 200ms});
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+                        {.name = "slow", .timeout = kTimeout});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   auto received_after = since(start);
   release->set_value();
   ASSERT_EQ(jobs.size(), 1u);
   const rsp::ReceivedJob& job = jobs[0];
-  EXPECT_LT(received_after, 1200ms) << "the job was not ended at its deadline";
+  EXPECT_LT(received_after, kTimeout + scaled(1s)) << "the job was not ended at its deadline";
   EXPECT_EQ(job.state, rsp::JobState::TimedOut);
   EXPECT_EQ(job.name, "slow");
   EXPECT_EQ(job.output_as<int>(), std::vector<int>{7});
@@ -140,18 +164,18 @@ TEST(Timeouts, TimedOutAtDeadlineKeepsWhatWasWritten) {
   EXPECT_EQ(job.progress->percent, 40);
   ASSERT_EQ(job.errors.size(), 1u);
   EXPECT_TRUE(job.had_errors());
-  EXPECT_EQ(job.errors[0].message, "timed out after 200 ms");
+  EXPECT_EQ(job.errors[0].message, timed_out_after(kTimeout));
   EXPECT_EQ(job.errors[0].type, "rsp::JobTimedOut");
   ASSERT_TRUE(job.errors[0].exception);
   EXPECT_THROW(std::rethrow_exception(job.errors[0].exception), rsp::JobTimedOut);
   try {
     std::rethrow_exception(job.errors[0].exception);
   } catch (const rsp::JobTimedOut& e) {
-    EXPECT_STREQ(e.what(), "timed out after 200 ms");
+    EXPECT_EQ(std::string(e.what()), timed_out_after(kTimeout));
   }
-  EXPECT_GE(job.duration, 200ms);
-  EXPECT_LT(job.duration, 200ms + 1s);
-  EXPECT_GE(job.finished - job.started, 200ms);
+  EXPECT_GE(job.duration, kTimeout);
+  EXPECT_LT(job.duration, kTimeout + scaled(1s));
+  EXPECT_GE(job.finished - job.started, kTimeout);
   // The script goes on once released; the runspace takes the next job afterwards.
   auto next =
       rsp::invoke_parallel(std::vector<int>{1}, [](int i) { return i + 1; }, {.pool = pool});
@@ -169,6 +193,11 @@ struct Woken {
   bool token_stop_requested = false;
   Clock::time_point at;
 };
+
+// How long the blocks below would wait if nothing woke them, and the bound they must wake
+// within (scaled together, so a block that only ends on its own is always caught).
+const auto kBlockFor = scaled(std::chrono::milliseconds(5s));
+const auto kWokenWithin = scaled(std::chrono::milliseconds(2s));
 
 // Runs `block` in a job with a 100 ms timeout and reports how and when the job got out of it.
 template <class Block>
@@ -191,14 +220,14 @@ void expect_woken_by_timeout(Block block) {
                           woke->set_value(w);
                         },
                         {.timeout = 100ms});
-  ASSERT_EQ(woken.wait_for(4s), std::future_status::ready) << "the job never woke";
+  ASSERT_EQ(woken.wait_for(scaled(4s)), std::future_status::ready) << "the job never woke";
   Woken w = woken.get();
   EXPECT_TRUE(w.interrupted);
   EXPECT_TRUE(w.stop_requested);
   EXPECT_TRUE(w.token_stop_requested);
   EXPECT_GE(w.at - start, 100ms);
-  EXPECT_LT(w.at - start, 2s) << "woke only when its 5 s wait ended";
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+  EXPECT_LT(w.at - start, kWokenWithin) << "woke only when its wait ended";
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].state, rsp::JobState::TimedOut);
   ASSERT_EQ(jobs[0].errors.size(), 1u);
@@ -209,7 +238,8 @@ void expect_woken_by_timeout(Block block) {
 }  // namespace
 
 TEST(Timeouts, BoostSleepWakesAtOnce) {
-  expect_woken_by_timeout([] { boost::this_thread::sleep_for(boost::chrono::seconds(5)); });
+  expect_woken_by_timeout(
+      [] { boost::this_thread::sleep_for(boost::chrono::milliseconds(kBlockFor.count())); });
 }
 
 TEST(Timeouts, BoostConditionWaitWakesAtOnce) {
@@ -217,17 +247,19 @@ TEST(Timeouts, BoostConditionWaitWakesAtOnce) {
     boost::mutex mutex;
     boost::condition_variable never_notified;
     boost::unique_lock<boost::mutex> lock(mutex);
-    never_notified.wait_for(lock, boost::chrono::seconds(5), [] { return false; });
+    never_notified.wait_for(lock, boost::chrono::milliseconds(kBlockFor.count()),
+                            [] { return false; });
   });
 }
 
 // One runspace alternates jobs that time out with jobs that do not. Half of the timing-out jobs
-// are woken from a Boost sleep; the other half ignore the interrupt and return after their
-// deadline, leaving it pending. The jobs that do not time out sleep in a Boost sleep, which would
-// throw boost::thread_interrupted if an interrupt meant for the job before were still pending,
-// and report whether they see a stop.
+// are woken from a Boost sleep; the other half ignore the interrupt and return only once their
+// stop token says they timed out, leaving the interrupt pending. The jobs that do not time out
+// sleep in a Boost sleep, which would throw boost::thread_interrupted if an interrupt meant for the
+// job before were still pending, and report whether they see a stop.
 TEST(Timeouts, StopNeverReachesTheNextJob) {
   constexpr int kAlternations = 12;
+  const auto kTimeout = scaled(250ms);  // 50x the quick jobs' 5 ms, for loaded CI machines
   enum Kind { kQuick, kWokenFromBoostSleep, kReturnsAfterDeadline };
   auto pool = rsp::new_runspace_pool({.max_runspaces = 1});
   std::vector<int> inputs;
@@ -235,28 +267,29 @@ TEST(Timeouts, StopNeverReachesTheNextJob) {
     inputs.push_back(i % 2 == 0 ? kWokenFromBoostSleep : kReturnsAfterDeadline);
     inputs.push_back(kQuick);
   }
-  rsp::new_runspace_job(
-      *pool, inputs,
-      [](int kind, rsp::JobContext& ctx) {
-        if (kind == kWokenFromBoostSleep) {
-          boost::this_thread::sleep_for(boost::chrono::seconds(5));
-        } else if (kind == kReturnsAfterDeadline) {
-          std::this_thread::sleep_for(330ms);  // past the deadline, deaf to the interrupt
-          return true;
-        }
-        boost::this_thread::sleep_for(boost::chrono::milliseconds(5));
-        ctx.check_stop();
-        return ctx.stop_requested() || ctx.stop_token().stop_requested();
-      },
-      {.timeout = 250ms});  // 50x the quick jobs' 5 ms, for loaded CI machines
-  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 20s});
+  rsp::new_runspace_job(*pool, inputs,
+                        [](int kind, rsp::JobContext& ctx) {
+                          if (kind == kWokenFromBoostSleep) {
+                            boost::this_thread::sleep_for(boost::chrono::seconds(5));
+                          } else if (kind == kReturnsAfterDeadline) {
+                            // Past the deadline, deaf to the interrupt: std sleeps until the
+                            // timeout stopped it.
+                            deaf_until([&] { return ctx.stop_token().stop_requested(); }, 10s);
+                            return true;
+                          }
+                          boost::this_thread::sleep_for(boost::chrono::milliseconds(5));
+                          ctx.check_stop();
+                          return ctx.stop_requested() || ctx.stop_token().stop_requested();
+                        },
+                        {.timeout = kTimeout});
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(20s)});
   ASSERT_EQ(jobs.size(), inputs.size());
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     SCOPED_TRACE("job " + std::to_string(i) + ", kind " + std::to_string(inputs[i]));
     if (inputs[i] != kQuick) {
       EXPECT_EQ(jobs[i].state, rsp::JobState::TimedOut);
       ASSERT_EQ(jobs[i].errors.size(), 1u);
-      EXPECT_EQ(jobs[i].errors[0].message, "timed out after 250 ms");
+      EXPECT_EQ(jobs[i].errors[0].message, timed_out_after(kTimeout));
       EXPECT_TRUE(jobs[i].output.empty());
     } else {
       EXPECT_EQ(jobs[i].state, rsp::JobState::Completed)
@@ -272,15 +305,19 @@ TEST(Timeouts, StopNeverReachesTheNextJob) {
 // A job that ignores its stop for stop_grace is abandoned: a fresh runspace takes its place, the
 // next job runs at once, and what the abandoned job writes later is dropped.
 TEST(Timeouts, JobIgnoringStopIsAbandonedAndReplaced) {
+  const auto kTimeout = scaled(100ms);  // its first write must land before it
+  constexpr auto kGrace = 200ms;
   auto finished = std::make_shared<std::promise<void>>();
   std::future<void> abandoned_done = finished->get_future();
-  auto pool = rsp::new_runspace_pool({.max_runspaces = 1, .stop_grace = 200ms});
+  auto released = std::make_shared<std::atomic<bool>>(false);
+  auto pool = rsp::new_runspace_pool({.max_runspaces = 1, .stop_grace = kGrace});
   auto start = std::chrono::system_clock::now();
   rsp::new_runspace_job(*pool, std::vector<int>{0, 1},
-                        [finished](int stuck, rsp::JobContext& ctx) -> int {
+                        [finished, released](int stuck, rsp::JobContext& ctx) -> int {
                           if (stuck != 0) return stuck;
                           ctx.write_output(std::string("before"));
-                          std::this_thread::sleep_for(1s);  // ignores the stop and the interrupt
+                          // Ignores the stop and the interrupt until the test saw it abandoned.
+                          deaf_until([&] { return released->load(); });
                           ctx.write_output(std::string("after"));
                           ctx.write_warning("after");
                           ctx.write_error("after");
@@ -289,22 +326,24 @@ TEST(Timeouts, JobIgnoringStopIsAbandonedAndReplaced) {
                           finished->set_value();
                           return 99;  // would be Output too
                         },
-                        {.timeout = 100ms});
-  auto first = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 10s});
+                        {.timeout = kTimeout});
+  auto first = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(10s)});
   ASSERT_EQ(first.size(), 2u);
   EXPECT_EQ(first[1].state, rsp::JobState::Completed);
   EXPECT_EQ(first[1].output_as<int>(), std::vector<int>{1});
-  EXPECT_LT(first[1].finished - start, 1500ms) << "the next job waited for the stuck one";
+  EXPECT_LT(first[1].finished - start, kTimeout + kGrace + scaled(1s))
+      << "the next job waited for the stuck one";
   EXPECT_EQ(pool->abandoned_runspaces(), 1u);
   EXPECT_EQ(pool->open_runspaces(), 1u);  // capacity kept
 
   // Only now, after the abandoned job wrote, look at what was received for it.
-  ASSERT_EQ(abandoned_done.wait_for(4s), std::future_status::ready);
+  released->store(true);
+  ASSERT_EQ(abandoned_done.wait_for(scaled(4s)), std::future_status::ready);
   const rsp::ReceivedJob& stuck = first[0];
   EXPECT_EQ(stuck.state, rsp::JobState::TimedOut);
   EXPECT_EQ(stuck.output_as<std::string>(), std::vector<std::string>{"before"});
   ASSERT_EQ(stuck.errors.size(), 1u);
-  EXPECT_EQ(stuck.errors[0].message, "timed out after 100 ms");
+  EXPECT_EQ(stuck.errors[0].message, timed_out_after(kTimeout));
   EXPECT_TRUE(stuck.warnings.empty());
   EXPECT_TRUE(stuck.information.empty());
   EXPECT_FALSE(stuck.progress.has_value());
@@ -321,18 +360,22 @@ TEST(Timeouts, JobIgnoringStopIsAbandonedAndReplaced) {
 TEST(Timeouts, AbandonedJobWritesDroppedFromKeptRecord) {
   auto finished = std::make_shared<std::promise<void>>();
   std::future<void> abandoned_done = finished->get_future();
+  auto released = std::make_shared<std::atomic<bool>>(false);
   auto pool = rsp::new_runspace_pool({.max_runspaces = 1, .stop_grace = 100ms});
   rsp::JobBatch batch = rsp::new_runspace_job(*pool, std::vector<int>{0},
-                                              [finished](int, rsp::JobContext& ctx) {
-                                                std::this_thread::sleep_for(600ms);
+                                              [finished, released](int, rsp::JobContext& ctx) {
+                                                // Ignores the stop and the interrupt until the test
+                                                // saw it abandoned.
+                                                deaf_until([&] { return released->load(); });
                                                 ctx.write_output(1);
                                                 ctx.write_error("late");
                                                 finished->set_value();
                                               },
                                               {.timeout = 50ms});
-  ASSERT_TRUE(batch.wait_for(5s));
+  ASSERT_TRUE(batch.wait_for(scaled(5s)));
   ASSERT_TRUE(eventually([&] { return pool->abandoned_runspaces() == 1; }));
-  ASSERT_EQ(abandoned_done.wait_for(4s), std::future_status::ready);
+  released->store(true);
+  ASSERT_EQ(abandoned_done.wait_for(scaled(4s)), std::future_status::ready);
   auto jobs = rsp::receive_runspace_job(*pool, {.keep = true});
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].state, rsp::JobState::TimedOut);
@@ -353,10 +396,10 @@ TEST(Timeouts, BatchStopNeverWaitsForJobs) {
     ASSERT_TRUE(eventually([&] { return stuck.state->started.load() == 2; }));
     auto start = Clock::now();
     batch.stop();
-    EXPECT_LT(since(start), kGrace + 1s);
-    EXPECT_TRUE(batch.wait_for(kGrace + 1s));
+    EXPECT_LT(since(start), kGrace + scaled(1s));
+    EXPECT_TRUE(batch.wait_for(kGrace + scaled(1s)));
     EXPECT_TRUE(batch.done());
-    auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 5s});
+    auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = scaled(5s)});
     EXPECT_EQ(jobs.size(), batch.created());
     EXPECT_LT(jobs.size(), 100u);
     for (const auto& job : jobs) EXPECT_EQ(job.state, rsp::JobState::Stopped);
@@ -365,7 +408,7 @@ TEST(Timeouts, BatchStopNeverWaitsForJobs) {
     EXPECT_EQ(stuck.state->started.load(), 2);
     start = Clock::now();
     pool.reset();
-    EXPECT_LT(since(start), kGrace + 1s);
+    EXPECT_LT(since(start), kGrace + scaled(1s));
   }
   EXPECT_TRUE(stuck.release());
 }
@@ -380,15 +423,15 @@ TEST(Timeouts, ForcedClearNeverWaitsForJobs) {
     ASSERT_TRUE(eventually([&] { return stuck.state->started.load() == 2; }));
     auto start = Clock::now();
     std::size_t removed = rsp::clear_runspace_jobs(*pool, {.force = true});
-    EXPECT_LT(since(start), kGrace + 1s);
+    EXPECT_LT(since(start), kGrace + scaled(1s));
     EXPECT_GE(removed, 2u);
-    EXPECT_TRUE(batch.wait_for(kGrace + 1s));
+    EXPECT_TRUE(batch.wait_for(kGrace + scaled(1s)));
     EXPECT_EQ(removed, batch.created());
     EXPECT_EQ(pool->registry().size(), 0u);
     EXPECT_TRUE(rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 1s}).empty());
     start = Clock::now();
     pool.reset();
-    EXPECT_LT(since(start), kGrace + 1s);
+    EXPECT_LT(since(start), kGrace + scaled(1s));
   }
   EXPECT_TRUE(stuck.release());
 }
@@ -406,10 +449,10 @@ TEST(Timeouts, PoolDestructionNeverHangs) {
     ASSERT_TRUE(eventually([&] { return stuck.state->started.load() == 2; }));
     auto start = Clock::now();
     pool.reset();
-    EXPECT_LT(since(start), kGrace + 1s);
+    EXPECT_LT(since(start), kGrace + scaled(1s));
   }
   EXPECT_TRUE(batch.done());
-  auto jobs = rsp::receive_runspace_job(*registry, {.wait = true, .timeout = 5s});
+  auto jobs = rsp::receive_runspace_job(*registry, {.wait = true, .timeout = scaled(5s)});
   EXPECT_EQ(jobs.size(), batch.created());
   for (const auto& job : jobs) EXPECT_EQ(job.state, rsp::JobState::Stopped);
   EXPECT_TRUE(stuck.release());
@@ -486,9 +529,9 @@ TEST(Timeouts, AbandonedJobOutlivesItsPool) {
   ASSERT_TRUE(eventually([&] { return shared->started.load(); }));
   auto start = Clock::now();
   pool->close();
-  EXPECT_LT(since(start), 100ms + 1s);
+  EXPECT_LT(since(start), 100ms + scaled(1s));
   EXPECT_EQ(pool->abandoned_runspaces(), 1u);
-  auto jobs = rsp::receive_runspace_job(*registry, {.wait = true, .timeout = 5s});
+  auto jobs = rsp::receive_runspace_job(*registry, {.wait = true, .timeout = scaled(5s)});
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].state, rsp::JobState::Stopped);
   EXPECT_TRUE(jobs[0].output.empty());
