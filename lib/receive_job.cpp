@@ -25,7 +25,7 @@ constexpr std::chrono::milliseconds kProgressInterval{100};
 class ReceiveCall {
  public:
   /// A `streaming` call (without keep or id) holds back feeding of the batches it covers while
-  /// it has max_queue of their jobs to take, so its memory stays bounded however slow it is.
+  /// it has max_unreceived of their jobs to take, so its memory stays bounded however slow it is.
   ReceiveCall(RegistryCore& registry, const JobFilter& filter, const ReceiveOptions& options,
               bool streaming)
       : registry_(registry),

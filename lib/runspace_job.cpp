@@ -30,9 +30,9 @@ JobBatch submit_batch(RunspacePool& pool, std::unique_ptr<InputFeed> feed,
   const std::shared_ptr<PoolCore>& core = pool.core();
   if (core->closing()) throw std::logic_error("rsp::new_runspace_job: the pool is closed");
   std::string name = options.name;
-  auto batch = std::make_shared<BatchCore>(std::move(name), std::move(options), slice, input_count,
-                                           core->options().max_queue, core, pool.registry().core(),
-                                           std::move(script), std::move(feed));
+  auto batch = std::make_shared<BatchCore>(
+      std::move(name), std::move(options), slice, input_count, core->options().max_unreceived, core,
+      pool.registry().core(), std::move(script), std::move(feed));
   core->registry().add_batch(batch);
   if (!core->add_batch(batch)) {
     batch->mark_feeding_done();  // done with no job; the registry forgets it

@@ -1,5 +1,7 @@
 #include "rsparallel/runspace_pool.hpp"
 
+#include <algorithm>
+
 #include "detail/pool_core.hpp"
 #include "detail/registry_core.hpp"
 #include "detail/validate.hpp"
@@ -8,7 +10,10 @@ namespace rsp {
 
 namespace {
 constexpr std::size_t kMaxRunspaces = 65535;
-}
+// A streaming receiver's backlog: below about 64 jobs per wake-up, hand-offs between the
+// receiver, the feeder and the runspaces cost more than the jobs (measured in tests/bench).
+constexpr std::size_t kMinUnreceived = 64;
+}  // namespace
 
 void validate(const PoolOptions& options) {
   if (options.min_runspaces < 1 || options.min_runspaces > kMaxRunspaces) {
@@ -29,6 +34,9 @@ void validate(const PoolOptions& options) {
 RunspacePool::RunspacePool(PoolOptions options) {
   validate(options);
   if (options.max_queue == 0) options.max_queue = 3 * options.max_runspaces;
+  if (options.max_unreceived == 0) {
+    options.max_unreceived = std::max(options.max_queue, kMinUnreceived);
+  }
   if (!options.registry) options.registry = std::make_shared<JobRegistry>();
   registry_ = options.registry;
   core_ = std::make_shared<detail::PoolCore>(std::move(options), registry_->core());

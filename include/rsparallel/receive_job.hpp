@@ -3,7 +3,7 @@
 // @code
 //   // Everything, once all of it has finished (or 60 s passed):
 //   std::vector<rsp::ReceivedJob> jobs = rsp::receive_runspace_job(*pool, {.wait = true});
-//   // Streaming: each job as it finishes; memory stays bounded by the pool's max_queue.
+//   // Streaming: each job as it finishes; memory stays bounded (max_queue + max_unreceived).
 //   rsp::receive_runspace_job(*pool, {.timeout = std::chrono::minutes(10)},
 //                             [](rsp::ReceivedJob job) { consume(std::move(job)); });
 // @endcode

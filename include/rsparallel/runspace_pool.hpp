@@ -31,6 +31,10 @@ struct PoolOptions {
   std::chrono::milliseconds stop_grace{1'000};     // how long a stopped job may ignore the stop
   SessionState session;
   std::shared_ptr<JobRegistry> registry;  // null: the pool makes its own
+  // Finished jobs a streaming receiver may have waiting before feeding pauses for it;
+  // 0 = max(max_queue, 64). A receiver slower than the runspaces hands over this many jobs per
+  // wake-up, so a small value costs a thread hand-off every few jobs.
+  std::size_t max_unreceived = 0;
 };
 
 /// Throws std::invalid_argument naming the first option out of range and the value given.
@@ -38,7 +42,9 @@ void validate(const PoolOptions& options);
 
 /// A pool of runspaces. Opens min_runspaces at once and more on demand up to max_runspaces;
 /// those above min close after idle_timeout. At most max_queue jobs of the pool exist unfinished
-/// at once, so input ranges are read only as places free.
+/// at once, so input ranges are read only as places free. While a streaming receive covers a
+/// batch, at most max_unreceived of its finished jobs wait for that receiver: the registry holds
+/// at most max_queue + max_unreceived of the pool's jobs however many inputs there are.
 ///
 /// Destroying the pool stops what is queued (those jobs end Stopped), requests a stop of running
 /// jobs and interrupts them, waits at most stop_grace for them, and abandons the rest: it never
@@ -53,7 +59,7 @@ class RunspacePool {
   RunspacePool(const RunspacePool&) = delete;
   RunspacePool& operator=(const RunspacePool&) = delete;
 
-  /// The options in force, with max_queue resolved (never 0) and registry set.
+  /// The options in force, with max_queue and max_unreceived resolved (never 0) and registry set.
   const PoolOptions& options() const noexcept;
   JobRegistry& registry() const noexcept;
   const std::shared_ptr<JobRegistry>& shared_registry() const noexcept;

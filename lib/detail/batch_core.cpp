@@ -6,7 +6,7 @@
 namespace rsp::detail {
 
 BatchCore::BatchCore(std::string name_, JobOptions options_, std::size_t slice_,
-                     std::optional<std::size_t> input_count, std::size_t max_queue_,
+                     std::optional<std::size_t> input_count, std::size_t max_unreceived_,
                      std::shared_ptr<PoolCore> pool_,
                      const std::shared_ptr<RegistryCore>& registry_, std::shared_ptr<void> script,
                      std::unique_ptr<InputFeed> feed)
@@ -16,7 +16,7 @@ BatchCore::BatchCore(std::string name_, JobOptions options_, std::size_t slice_,
       expected_jobs(input_count ? std::optional<std::size_t>(*input_count / slice_ +
                                                              (*input_count % slice_ != 0))
                                 : std::nullopt),
-      max_queue(max_queue_),
+      max_unreceived(max_unreceived_),
       pool_identity(pool_.get()),
       pool(pool_),
       registry(registry_),

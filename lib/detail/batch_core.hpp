@@ -21,7 +21,7 @@ class RegistryCore;
 class BatchCore {
  public:
   BatchCore(std::string name, JobOptions options, std::size_t slice,
-            std::optional<std::size_t> input_count, std::size_t max_queue,
+            std::optional<std::size_t> input_count, std::size_t max_unreceived,
             std::shared_ptr<PoolCore> pool, const std::shared_ptr<RegistryCore>& registry,
             std::shared_ptr<void> script, std::unique_ptr<InputFeed> feed);
 
@@ -30,7 +30,7 @@ class BatchCore {
   const JobOptions options;
   const std::size_t slice;
   const std::optional<std::size_t> expected_jobs;
-  const std::size_t max_queue;          // the pool's
+  const std::size_t max_unreceived;     // the pool's
   const PoolCore* const pool_identity;  // for filtering; never dereferenced
   const std::weak_ptr<PoolCore> pool;
   const std::weak_ptr<RegistryCore> registry;  // weak: the registry holds its batches
@@ -48,9 +48,10 @@ class BatchCore {
   std::atomic<int> streamers{0};  // streaming receivers (without keep) covering this batch
 
   /// While a streaming receiver covers the batch, finished jobs it has not taken yet also count
-  /// against max_queue, so a slow receiver holds memory to about 2 x max_queue jobs. Without
+  /// against max_unreceived, so a slow receiver holds memory to max_queue + max_unreceived jobs.
+  /// Without
   /// one, nothing may be waiting to take them, so they do not hold feeding back.
-  bool paused() const { return streamers.load() > 0 && awaiting_receipt.load() >= max_queue; }
+  bool paused() const { return streamers.load() > 0 && awaiting_receipt.load() >= max_unreceived; }
 
   // Guarded by the pool's mutex: jobs of this batch on a runspace now, for max_running.
   std::size_t running_now = 0;

@@ -57,6 +57,7 @@ PoolCore::PoolCore(PoolOptions options, std::shared_ptr<RegistryCore> registry)
     : options_(std::move(options)),
       registry_(std::move(registry)),
       session_(std::make_shared<const SessionState>(options_.session)),
+      feed_chunk_(std::clamp<std::size_t>(options_.max_queue / 3, 1, 16)),
       armed_at_(kNotArmed),
       watch_timer_(registry_->watch_io()) {}
 
@@ -109,7 +110,11 @@ void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
     }
   }
   bool first = true;
-  while (JobPtr job = next_job(slot, first)) {
+  JobPtr ended;  // the job this runspace ran last, for next_job to account for
+  for (;;) {
+    JobPtr job = next_job(slot, first, ended.get());
+    ended.reset();  // outside the pool's lock: this may be the last reference to the record
+    if (!job) break;
     first = false;
     if (open_error) {
       // A runspace whose session did not open fails its jobs clearly rather than run them
@@ -122,18 +127,27 @@ void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
       run_hook(slot->session->close, slot->runspace);  // abandoned: the pool is not ours now
       return;
     }
-    {
+    if (job->batch->options.max_running != 0) {
+      // Its batch's next job may be held back for it: free that place before a feed that may
+      // block on a read.
       std::lock_guard lock(mutex_);
-      after_run_locked(job);
+      after_run_locked(*job);
+    } else {
+      ended = std::move(job);  // accounted for under next_job's lock, saving a lock round
     }
-    // Feeding here, between jobs, saves a hop to the feeder thread per job.
-    if (hungry_count_.load() != 0 && unfinished_.load() < options_.max_queue) feed();
+    // Feeding here, between jobs, saves a hop to the feeder thread per job; waiting until a few
+    // places are free lets one feed round create several jobs.
+    if (hungry_count_.load() != 0 && unfinished_.load() + feed_chunk_ <= options_.max_queue) {
+      feed();
+    }
   }
   run_hook(slot->session->close, slot->runspace);
 }
 
-JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first) {
+JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first,
+                          const JobRecord* ended) {
   std::unique_lock lock(mutex_);
+  if (ended != nullptr) after_run_locked(*ended);
   if (first) --starting_;
   ++idle_;
   auto idle_deadline = deadline_after(Clock::now(), options_.idle_timeout);
@@ -218,21 +232,23 @@ bool PoolCore::run_job(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& 
       publish_finished(job, *previous, false);
     }
   }
+  bool interrupted = false;
   {
     std::lock_guard lock(slot->mutex);
     if (slot->abandoned) return false;
     slot->current = nullptr;
     slot->deadline = Clock::time_point::max();
-    slot->stopping = false;
+    interrupted = std::exchange(slot->stopping, false);
     if (slot->stop.stop_requested()) slot->stop = std::stop_source();
   }
-  // No stop can target this runspace now that `current` is clear; drop one already sent.
-  consume_interrupt();
+  // No stop can target this runspace now that `current` is clear; drop the interrupt sent with
+  // a stop (request_stop_locked is the only sender, and it sets `stopping`).
+  if (interrupted) consume_interrupt();
   return true;
 }
 
-void PoolCore::after_run_locked(const JobPtr& job) {
-  --job->batch->running_now;
+void PoolCore::after_run_locked(const JobRecord& job) {
+  --job.batch->running_now;
   promote_deferred_locked();
 }
 
@@ -339,8 +355,10 @@ void PoolCore::feed_locked() {
       end_batches_locked(ended);
       continue;
     }
-    // Reading may block (a pipe, a slow generator): what was created must not wait for it.
-    enqueue(created);
+    // Reading may block (a pipe): what was created must not wait for it. Reads from data in
+    // hand are quick, so their jobs go to the runspaces a few at a time.
+    const bool may_block = batch->feed()->may_block();
+    if (may_block || created.size() >= feed_chunk_) enqueue(created);
     PulledJob pulled;
     std::optional<ErrorRecord> read_error;
     try {
@@ -380,7 +398,7 @@ void PoolCore::feed_locked() {
       ended.push_back(batch);
     }
     created.push_back(std::move(job));
-    enqueue(created);
+    if (may_block || !ended.empty()) enqueue(created);
     end_batches_locked(ended);
   }
   enqueue(created);
@@ -530,7 +548,7 @@ void PoolCore::abandon(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& 
   {
     std::lock_guard lock(mutex_);
     std::erase(slots_, slot);
-    after_run_locked(job);
+    after_run_locked(*job);
     // A fresh runspace takes its place, so the pool keeps its capacity.
     if (!closing_.load()) spawn_locked(slot->runspace.index());
   }

@@ -91,10 +91,11 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::size_t free_index_locked() const;
   void runspace_main(const std::shared_ptr<RunspaceSlot>& slot);
   /// The next job this runspace may run, or null when the pool closes or the runspace idled out.
-  JobPtr next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first);
+  /// Accounts for `ended`, the job the runspace ran before (if any), under the same lock.
+  JobPtr next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first, const JobRecord* ended);
   /// Runs one job; false when the runspace was abandoned meanwhile.
   bool run_job(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& job);
-  void after_run_locked(const JobPtr& job);
+  void after_run_locked(const JobRecord& job);
   void request_stop_locked(RunspaceSlot& slot, std::chrono::steady_clock::time_point now);
   void arm(std::chrono::steady_clock::time_point deadline);
   void rearm();
@@ -125,6 +126,10 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::deque<std::shared_ptr<BatchCore>> hungry_;  // batches with inputs left
   std::atomic<std::size_t> hungry_count_{0};
   std::atomic<bool> feed_scheduled_{false};
+
+  // Jobs a feed round may create before it hands them to the runspaces, and how many places a
+  // runspace waits for before it feeds between jobs.
+  const std::size_t feed_chunk_;
 
   std::atomic<std::int64_t> armed_at_;     // the watch timer's expiry, steady ns; max = none
   boost::asio::steady_timer watch_timer_;  // only touched on the watch executor

@@ -235,8 +235,9 @@ JobPtr RegistryCore::find_locked(JobId id) const {
 
 void RegistryCore::drop_locked(const JobPtr& job, std::vector<std::shared_ptr<BatchCore>>* resume) {
   jobs_[job->id - base_id_] = nullptr;
-  // Only finished jobs are dropped. Crossing below max_queue may end a pause for a receiver.
-  if (job->batch->awaiting_receipt.fetch_sub(1) == job->batch->max_queue && resume != nullptr) {
+  // Only finished jobs are dropped. Crossing below max_unreceived may end a receiver's pause.
+  if (job->batch->awaiting_receipt.fetch_sub(1) == job->batch->max_unreceived &&
+      resume != nullptr) {
     resume->push_back(job->batch);
   }
   --job->batch->held;

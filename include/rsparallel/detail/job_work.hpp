@@ -36,6 +36,9 @@ struct PulledJob {
 struct InputFeed {
   virtual ~InputFeed() = default;
   virtual PulledJob pull(std::size_t slice) = 0;
+  /// Whether a read may wait on the outside world (a stream): jobs already created are then
+  /// handed to the runspaces before each read rather than a few at a time.
+  virtual bool may_block() const noexcept = 0;
 };
 
 // Which call forms a script supports. The span forms are probed only when the one-input forms
@@ -144,6 +147,9 @@ class RangeFeed final : public InputFeed {
   using Storage = std::conditional_t<Owned, Range, Range*>;
 
   RangeFeed(Storage range, Script* script) : range_(std::move(range)), script_(script) {}
+
+  // A multi-pass range is data in hand; a single-pass one (std::views::istream) may wait.
+  bool may_block() const noexcept override { return !std::ranges::forward_range<Range>; }
 
   PulledJob pull(std::size_t slice) override {
     if (pending_error_) {  // the read that failed after the previous slice's last input
