@@ -137,7 +137,8 @@ TEST(Lifecycle, RemovingJobsLiftsAStreamingReceiversBackpressure) {
   for (bool use_clear : {true, false}) {
     SCOPED_TRACE(use_clear ? "clear" : "receive");
     Gate first_callback;
-    auto pool = rsp::new_runspace_pool({.min_runspaces = 2, .max_runspaces = 2, .max_queue = 4});
+    auto pool = rsp::new_runspace_pool(
+        {.min_runspaces = 2, .max_runspaces = 2, .max_queue = 4, .max_unreceived = 4});
     auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, static_cast<int>(kJobs)),
                                        [](int x) {
                                          std::this_thread::sleep_for(10ms);
@@ -152,7 +153,7 @@ TEST(Lifecycle, RemovingJobsLiftsAStreamingReceiversBackpressure) {
                                   if (handed++ == 0) first_callback.wait_for(10s);
                                 });
     });
-    // Paused: every job created has finished, and max_queue of them await the receiver.
+    // Paused: every job created has finished, and max_unreceived of them await the receiver.
     EXPECT_TRUE(eventually([&] {
       return pool->unfinished_jobs() == 0 && pool->registry().size() >= 4;
     })) << "the batch never paused for its slow receiver";

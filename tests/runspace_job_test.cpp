@@ -620,7 +620,7 @@ TEST(RunspaceJob, InputsArePulledLazily) {
 // come to take them), so the in-job check starts once the receiver has taken its first jobs.
 TEST(RunspaceJob, HundredThousandInputsStayBounded) {
   constexpr int kInputs = 100'000;
-  auto pool = rsp::new_runspace_pool({.max_runspaces = 2, .max_queue = 8});
+  auto pool = rsp::new_runspace_pool({.max_runspaces = 2, .max_queue = 8, .max_unreceived = 8});
   rsp::RunspacePool* raw = pool.get();
   std::atomic<std::size_t> most_unfinished{0}, most_held_in_jobs{0};
   std::atomic<bool> receiving{false};
