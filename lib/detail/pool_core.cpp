@@ -621,12 +621,15 @@ void PoolCore::shutdown_once() {
       end_batches_locked(ended);
     }
   }
-  auto boost_deadline =
-      boost::chrono::steady_clock::now() +
-      boost::chrono::milliseconds(std::max<std::int64_t>(
-          0, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count()));
-  if (deadline == Clock::time_point::max()) {
-    boost_deadline = boost::chrono::steady_clock::time_point::max();
+  // The same deadline on Boost's clock, for try_join_until; saturating like deadline_after.
+  auto boost_deadline = boost::chrono::steady_clock::time_point::max();
+  if (deadline != Clock::time_point::max()) {
+    std::int64_t left_ms = std::max<std::int64_t>(
+        0, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    auto boost_now = boost::chrono::steady_clock::now();
+    auto room = boost::chrono::duration_cast<boost::chrono::milliseconds>(
+        boost::chrono::steady_clock::time_point::max() - boost_now);
+    if (left_ms < room.count()) boost_deadline = boost_now + boost::chrono::milliseconds(left_ms);
   }
   // A job may close its own pool: its thread has just been interrupted, and a Boost join is an
   // interruption point, so interruption is held off while joining.
