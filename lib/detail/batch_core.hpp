@@ -49,8 +49,7 @@ class BatchCore {
 
   /// While a streaming receiver covers the batch, finished jobs it has not taken yet also count
   /// against max_unreceived, so a slow receiver holds memory to max_queue + max_unreceived jobs.
-  /// Without
-  /// one, nothing may be waiting to take them, so they do not hold feeding back.
+  /// Without one, nothing may be waiting to take them, so they do not hold feeding back.
   bool paused() const { return streamers.load() > 0 && awaiting_receipt.load() >= max_unreceived; }
 
   // Guarded by the pool's mutex: jobs of this batch on a runspace now, for max_running.

@@ -329,6 +329,13 @@ void PoolCore::end_batches_locked(std::vector<std::shared_ptr<BatchCore>>& ended
 void PoolCore::feed_locked() {
   std::vector<JobPtr> created;
   std::vector<std::shared_ptr<BatchCore>> ended;
+  // A batch is marked fed only once the jobs created for it are in the registry: a receiver
+  // waiting for an id not handed out yet looks at whether its batch is still feeding.
+  auto end_batches = [&] {
+    if (ended.empty()) return;
+    enqueue(created);
+    end_batches_locked(ended);
+  };
   {
     // Stopped batches end first, whether or not a place is free.
     std::lock_guard lock(hungry_mutex_);
@@ -336,7 +343,7 @@ void PoolCore::feed_locked() {
       if (batch->stop_requested.load() || closing_.load()) ended.push_back(batch);
     }
   }
-  end_batches_locked(ended);
+  end_batches();
   while (!closing_.load() && unfinished_.load() < options_.max_queue) {
     std::shared_ptr<BatchCore> batch;
     {
@@ -352,7 +359,7 @@ void PoolCore::feed_locked() {
     if (!batch) break;
     if (batch->stop_requested.load()) {
       ended.push_back(batch);
-      end_batches_locked(ended);
+      end_batches();
       continue;
     }
     // Reading may block (a pipe): what was created must not wait for it. Reads from data in
@@ -370,7 +377,7 @@ void PoolCore::feed_locked() {
     }
     if (pulled.count == 0 && !read_error) {
       ended.push_back(batch);
-      end_batches_locked(ended);
+      end_batches();
       continue;
     }
     auto job = std::make_shared<JobRecord>();
@@ -387,7 +394,7 @@ void PoolCore::feed_locked() {
       --unfinished_;
       batch->cancel_creation();
       ended.push_back(batch);
-      end_batches_locked(ended);
+      end_batches();
       continue;
     }
     ++batch->created;
@@ -398,8 +405,8 @@ void PoolCore::feed_locked() {
       ended.push_back(batch);
     }
     created.push_back(std::move(job));
-    if (may_block || !ended.empty()) enqueue(created);
-    end_batches_locked(ended);
+    if (may_block) enqueue(created);
+    end_batches();
   }
   enqueue(created);
   if (closing_.load()) {
@@ -407,7 +414,7 @@ void PoolCore::feed_locked() {
     std::lock_guard lock(hungry_mutex_);
     ended.assign(hungry_.begin(), hungry_.end());
   }
-  end_batches_locked(ended);
+  end_batches();
 }
 
 void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
