@@ -1,6 +1,7 @@
 #include "detail/job_record.hpp"
 
 #include "detail/batch_core.hpp"
+#include "detail/clock.hpp"
 
 namespace rsp::detail {
 
@@ -9,8 +10,8 @@ bool JobRecord::try_start(const std::shared_ptr<RunspaceSlot>& runspace) {
   if (state.load(std::memory_order_relaxed) != JobState::NotStarted) return false;
   slot = runspace;
   ++batch->running;  // here, so a stop racing the start never sees it negative
-  started_at = std::chrono::steady_clock::now();
-  data.started = std::chrono::system_clock::now();
+  started_at = Clock::now();
+  data.started = WallClock::at(started_at);
   data.state = JobState::Running;
   state.store(JobState::Running);
   return true;
@@ -26,10 +27,9 @@ std::optional<JobState> JobRecord::try_finish(JobState final_state, ErrorRecord*
   std::lock_guard lock(mutex);
   JobState previous = state.load(std::memory_order_relaxed);
   if (is_finished(previous) || (only_running && previous != JobState::Running)) return std::nullopt;
-  data.finished = std::chrono::system_clock::now();
-  if (previous == JobState::Running) {
-    data.duration = std::chrono::steady_clock::now() - started_at;
-  }
+  Clock::time_point now = Clock::now();
+  data.finished = WallClock::at(now);
+  if (previous == JobState::Running) data.duration = now - started_at;
   if (error != nullptr) data.errors.push_back(std::move(*error));
   data.state = final_state;
   state.store(final_state);

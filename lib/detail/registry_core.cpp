@@ -4,7 +4,15 @@
 
 #include <boost/asio/post.hpp>
 
+#include "detail/clock.hpp"
+
 namespace rsp::detail {
+namespace {
+// A streaming receiver that finds a few finished jobs holds on for more, up to this many or for
+// this long, so a fast stream of small jobs wakes it once per group rather than once per job.
+constexpr std::size_t kWakeGroup = 32;
+constexpr std::chrono::microseconds kHoldFor{500};
+}  // namespace
 
 bool JobFilter::matches(const JobRecord& job) const {
   if (id && job.id != *id) return false;
@@ -60,7 +68,7 @@ void RegistryCore::add_batch(std::shared_ptr<BatchCore> batch) {
 }
 
 void RegistryCore::add_jobs(std::span<const JobPtr> jobs) {
-  auto now = std::chrono::system_clock::now();
+  auto now = WallClock::resync();
   std::lock_guard lock(mutex_);
   for (const JobPtr& job : jobs) {
     job->id = base_id_ + jobs_.size();
@@ -76,12 +84,15 @@ void RegistryCore::publish(const JobPtr& job) {
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    if (find_locked(job->id) != job) return;  // cleared by force before it was published
+    if (!holds_locked(*job)) return;  // cleared by force before it was published
     finished_.push_back(job);
     job->published = true;
-    ++job->batch->awaiting_receipt;
-    // One wake-up per batch of finished jobs: a receiver already woken takes them all.
-    wake = waiters_ != 0 && !signalled_;
+    std::size_t awaiting = ++job->batch->awaiting_receipt;
+    // One wake-up per group of finished jobs: a receiver already woken takes them all, and one
+    // holding for a group wakes when the group is full or its batch nears the backlog limit.
+    wake = waiters_ != 0 && !signalled_ &&
+           (idle_waiters_ != 0 || finished_.size() >= kWakeGroup ||
+            2 * awaiting >= job->batch->max_unreceived);
     if (wake) signalled_ = true;
   }
   if (wake) changed_.notify_all();
@@ -142,9 +153,23 @@ bool RegistryCore::wait(const JobFilter& filter, bool any,
                         const std::unordered_set<JobId>* skip) {
   std::unique_lock lock(mutex_);
   ++waiters_;
-  while (!scope_done_locked(filter) && !(any && has_match_locked(filter, skip))) {
-    signalled_ = false;  // about to sleep: the next publish must wake us
-    if (changed_.wait_until(lock, until) == std::cv_status::timeout) break;
+  std::optional<std::chrono::steady_clock::time_point> hold_until;
+  while (!scope_done_locked(filter)) {
+    bool idle = true;
+    auto wake_at = until;
+    if (any && has_match_locked(filter, skip)) {
+      if (finished_.size() >= kWakeGroup) break;
+      auto now = std::chrono::steady_clock::now();
+      if (!hold_until) hold_until = now + kHoldFor;
+      if (now >= *hold_until) break;
+      idle = false;
+      wake_at = std::min(until, *hold_until);
+    }
+    signalled_ = false;  // about to sleep: the next publish may wake us
+    if (idle) ++idle_waiters_;
+    std::cv_status status = changed_.wait_until(lock, wake_at);
+    if (idle) --idle_waiters_;
+    if (status == std::cv_status::timeout && wake_at == until) break;
   }
   --waiters_;
   return scope_done_locked(filter);
@@ -180,8 +205,8 @@ std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep,
     }
     prune_batches_locked(released.batches);
   }
-  std::sort(jobs.begin(), jobs.end(),
-            [](const JobPtr& a, const JobPtr& b) { return a->id < b->id; });
+  auto by_id = [](const JobPtr& a, const JobPtr& b) { return a->id < b->id; };
+  if (!std::is_sorted(jobs.begin(), jobs.end(), by_id)) std::sort(jobs.begin(), jobs.end(), by_id);
   // Under the lock: a kept job's data may be taken by another receiver right after.
   out.reserve(out.size() + jobs.size());
   for (const JobPtr& job : jobs) out.push_back(keep ? job->data : std::move(job->data));
@@ -226,6 +251,11 @@ std::size_t RegistryCore::remove_finished(const JobFilter& filter) {
   finished_.erase(removed, finished_.end());
   prune_batches_locked(released.batches);
   return released.jobs.size();
+}
+
+bool RegistryCore::holds_locked(const JobRecord& job) const {
+  return job.id >= base_id_ && job.id - base_id_ < jobs_.size() &&
+         jobs_[job.id - base_id_].get() == &job;
 }
 
 JobPtr RegistryCore::find_locked(JobId id) const {

@@ -91,6 +91,7 @@ class RegistryCore {
   bool scope_done_locked(const JobFilter& filter) const;
   bool has_match_locked(const JobFilter& filter, const std::unordered_set<JobId>* skip) const;
   JobPtr find_locked(JobId id) const;
+  bool holds_locked(const JobRecord& job) const;
   /// Forgets a finished job; adds its batch to `resume` when that ends a receiver's backpressure.
   void drop_locked(const JobPtr& job, std::vector<std::shared_ptr<BatchCore>>* resume = nullptr);
   /// Moves batches that are done and hold no job into `released`, to be let go unlocked.
@@ -100,6 +101,8 @@ class RegistryCore {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::size_t waiters_ = 0;
+  // Waiters with nothing to take: the next publish wakes them. The others hold for a group.
+  std::size_t idle_waiters_ = 0;
   bool signalled_ = false;   // waiters were woken and have not looked yet: publish stays quiet
   JobId base_id_ = 1;        // id of jobs_.front()
   std::deque<JobPtr> jobs_;  // by id - base_id_; null once received or cleared
