@@ -26,7 +26,7 @@ struct JobRecord {
   std::mutex mutex;
   std::atomic<JobState> state{JobState::NotStarted};
   std::shared_ptr<BatchCore> batch;
-  std::unique_ptr<JobWork> work;     // touched only by the runspace that runs the job
+  WorkBox work;                      // touched only by the runspace that runs the job
   std::weak_ptr<RunspaceSlot> slot;  // the runspace it started on; guarded by `mutex`
   std::chrono::steady_clock::time_point started_at{};
   bool received = false;   // guarded by the registry's mutex

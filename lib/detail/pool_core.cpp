@@ -150,7 +150,7 @@ JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first,
   if (ended != nullptr) after_run_locked(*ended);
   if (first) --starting_;
   ++idle_;
-  auto idle_deadline = deadline_after(Clock::now(), options_.idle_timeout);
+  std::optional<Clock::time_point> idle_deadline;  // read the clock only when about to idle
   while (!closing_.load()) {
     if (ready_.empty()) promote_deferred_locked();
     while (!ready_.empty()) {
@@ -169,7 +169,9 @@ JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first,
     }
     if (slots_.size() <= options_.min_runspaces) {
       work_cv_.wait(lock);
-    } else if (work_cv_.wait_until(lock, idle_deadline) == std::cv_status::timeout) {
+    } else if (!idle_deadline) {
+      idle_deadline = deadline_after(Clock::now(), options_.idle_timeout);
+    } else if (work_cv_.wait_until(lock, *idle_deadline) == std::cv_status::timeout) {
       if (slots_.size() > options_.min_runspaces && ready_.empty() && !closing_.load()) {
         std::erase(slots_, slot);
         retired_.push_back(slot);
@@ -327,14 +329,65 @@ void PoolCore::end_batches_locked(std::vector<std::shared_ptr<BatchCore>>& ended
 }
 
 void PoolCore::feed_locked() {
-  std::vector<JobPtr> created;
-  std::vector<std::shared_ptr<BatchCore>> ended;
+  // Kept between rounds (under feed_mutex_), so a round allocates nothing for its lists.
+  std::vector<JobPtr>& created = feed_created_;
+  std::vector<std::shared_ptr<BatchCore>>& ended = feed_ended_;
   // A batch is marked fed only once the jobs created for it are in the registry: a receiver
   // waiting for an id not handed out yet looks at whether its batch is still feeding.
   auto end_batches = [&] {
     if (ended.empty()) return;
     enqueue(created);
     end_batches_locked(ended);
+  };
+  // Creates the batch's next job in `created`; false when the batch ended (or will) instead.
+  auto pull_job = [&](const std::shared_ptr<BatchCore>& batch) {
+    // Reading may block (a pipe): what was created must not wait for it. Reads from data in
+    // hand are quick, so their jobs go to the runspaces a few at a time.
+    const bool may_block = batch->feed()->may_block();
+    if (may_block || created.size() >= feed_chunk_) enqueue(created);
+    // The record first: the work is read straight into it.
+    auto job = std::make_shared<JobRecord>();
+    std::size_t count = 0;
+    std::optional<ErrorRecord> read_error;
+    try {
+      count = batch->feed()->pull(batch->slice, job->work);
+    } catch (...) {
+      read_error = describe_current_exception();
+      read_error->message = "reading input " + std::to_string(batch->inputs_pulled) +
+                            " of the batch failed: " + read_error->message;
+    }
+    if (count == 0 && !read_error) {
+      ended.push_back(batch);
+      end_batches();
+      return false;
+    }
+    job->batch = batch;
+    job->input_index = batch->inputs_pulled;
+    job->data.name = batch->name;
+    job->data.input_index = batch->inputs_pulled;
+    job->data.input_count = count;
+    batch->inputs_pulled += count;
+    ++unfinished_;
+    ++batch->unfinished;
+    if (batch->stop_requested.load()) {  // stopped while we read: the job never existed
+      --unfinished_;
+      batch->cancel_creation();
+      ended.push_back(batch);
+      end_batches();
+      return false;
+    }
+    ++batch->created;
+    if (read_error) {
+      // Reading the range threw: the batch ends here, and a Failed job carries the error.
+      job->work.reset();
+      job->data.errors.push_back(std::move(*read_error));
+      ended.push_back(batch);
+    }
+    created.push_back(std::move(job));
+    if (may_block) enqueue(created);
+    bool ending = !ended.empty();
+    end_batches();
+    return !ending;
   };
   {
     // Stopped batches end first, whether or not a place is free.
@@ -362,51 +415,15 @@ void PoolCore::feed_locked() {
       end_batches();
       continue;
     }
-    // Reading may block (a pipe): what was created must not wait for it. Reads from data in
-    // hand are quick, so their jobs go to the runspaces a few at a time.
-    const bool may_block = batch->feed()->may_block();
-    if (may_block || created.size() >= feed_chunk_) enqueue(created);
-    PulledJob pulled;
-    std::optional<ErrorRecord> read_error;
-    try {
-      pulled = batch->feed()->pull(batch->slice);
-    } catch (...) {
-      read_error = describe_current_exception();
-      read_error->message = "reading input " + std::to_string(batch->inputs_pulled) +
-                            " of the batch failed: " + read_error->message;
+    // A turn takes up to feed_chunk_ jobs from one batch, so the batch list is locked once per
+    // turn rather than once per job.
+    for (std::size_t turn = 0; turn < feed_chunk_; ++turn) {
+      if (turn != 0 && (closing_.load() || unfinished_.load() >= options_.max_queue ||
+                        batch->paused() || batch->stop_requested.load())) {
+        break;
+      }
+      if (!pull_job(batch)) break;
     }
-    if (pulled.count == 0 && !read_error) {
-      ended.push_back(batch);
-      end_batches();
-      continue;
-    }
-    auto job = std::make_shared<JobRecord>();
-    job->batch = batch;
-    job->input_index = batch->inputs_pulled;
-    job->data.name = batch->name;
-    job->data.input_index = batch->inputs_pulled;
-    job->data.input_count = pulled.count;
-    job->work = std::move(pulled.work);
-    batch->inputs_pulled += pulled.count;
-    ++unfinished_;
-    ++batch->unfinished;
-    if (batch->stop_requested.load()) {  // stopped while we read: the job never existed
-      --unfinished_;
-      batch->cancel_creation();
-      ended.push_back(batch);
-      end_batches();
-      continue;
-    }
-    ++batch->created;
-    if (read_error) {
-      // Reading the range threw: the batch ends here, and a Failed job carries the error.
-      job->work.reset();
-      job->data.errors.push_back(std::move(*read_error));
-      ended.push_back(batch);
-    }
-    created.push_back(std::move(job));
-    if (may_block) enqueue(created);
-    end_batches();
   }
   enqueue(created);
   if (closing_.load()) {

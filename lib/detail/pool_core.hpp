@@ -119,7 +119,9 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::atomic<std::size_t> unfinished_{0};  // places under max_queue taken
   std::atomic<std::size_t> abandoned_{0};
 
-  std::mutex feed_mutex_;  // held while reading input ranges
+  std::mutex feed_mutex_;                               // held while reading input ranges
+  std::vector<JobPtr> feed_created_;                    // a feed round's jobs; feed_mutex_
+  std::vector<std::shared_ptr<BatchCore>> feed_ended_;  // a feed round's ended batches; same
   std::atomic<bool> feed_again_{false};
   std::once_flag shutdown_once_;
   std::mutex hungry_mutex_;

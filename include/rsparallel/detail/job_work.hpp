@@ -9,6 +9,7 @@
 #include <functional>
 #include <iterator>
 #include <memory>
+#include <new>
 #include <optional>
 #include <ranges>
 #include <span>
@@ -26,16 +27,54 @@ struct JobWork {
   virtual void run(JobContext& context) = 0;
 };
 
-/// The next job's work and how many inputs it holds; count 0 means the range is exhausted.
-struct PulledJob {
-  std::unique_ptr<JobWork> work;
-  std::size_t count = 0;
+/// One job's work, kept inside the job's record when it is small (one input and the script's
+/// address), so creating a job costs no allocation of its own. Neither copied nor moved.
+class WorkBox {
+ public:
+  static constexpr std::size_t kInlineSize = 56;
+
+  WorkBox() = default;
+  WorkBox(const WorkBox&) = delete;
+  WorkBox& operator=(const WorkBox&) = delete;
+  ~WorkBox() { reset(); }
+
+  template <class Work, class... Args>
+  void emplace(Args&&... args) {
+    reset();
+    if constexpr (sizeof(Work) <= kInlineSize && alignof(Work) <= alignof(std::max_align_t)) {
+      work_ = ::new (static_cast<void*>(storage_)) Work(std::forward<Args>(args)...);
+      inline_ = true;
+    } else {
+      work_ = new Work(std::forward<Args>(args)...);
+      inline_ = false;
+    }
+  }
+
+  void reset() noexcept {
+    if (work_ == nullptr) return;
+    if (inline_) {
+      work_->~JobWork();
+    } else {
+      delete work_;
+    }
+    work_ = nullptr;
+  }
+
+  explicit operator bool() const noexcept { return work_ != nullptr; }
+  JobWork* operator->() const noexcept { return work_; }
+
+ private:
+  alignas(std::max_align_t) unsigned char storage_[kInlineSize];
+  JobWork* work_ = nullptr;
+  bool inline_ = false;
 };
 
 /// A batch's input range, read only by the pool's feeder (one thread at a time).
 struct InputFeed {
   virtual ~InputFeed() = default;
-  virtual PulledJob pull(std::size_t slice) = 0;
+  /// Puts the next job's work into `into`; returns how many inputs it holds, 0 once the range
+  /// is exhausted (and `into` is then left empty).
+  virtual std::size_t pull(std::size_t slice, WorkBox& into) = 0;
   /// Whether a read may wait on the outside world (a stream): jobs already created are then
   /// handed to the runspaces before each read rather than a few at a time.
   virtual bool may_block() const noexcept = 0;
@@ -151,14 +190,15 @@ class RangeFeed final : public InputFeed {
   // A multi-pass range is data in hand; a single-pass one (std::views::istream) may wait.
   bool may_block() const noexcept override { return !std::ranges::forward_range<Range>; }
 
-  PulledJob pull(std::size_t slice) override {
+  std::size_t pull(std::size_t slice, WorkBox& into) override {
     if (pending_error_) {  // the read that failed after the previous slice's last input
       std::rethrow_exception(std::exchange(pending_error_, nullptr));
     }
     if (slice == 1) {
       std::optional<Input> input = next();
-      if (!input) return {};
-      return {std::make_unique<ItemWork<Script, Input>>(script_, std::move(*input)), 1};
+      if (!input) return 0;
+      into.emplace<ItemWork<Script, Input>>(script_, std::move(*input));
+      return 1;
     }
     std::vector<Input> inputs;
     inputs.reserve(std::min<std::size_t>(slice, 4096));
@@ -175,9 +215,10 @@ class RangeFeed final : public InputFeed {
       if (!input) break;
       inputs.push_back(std::move(*input));
     }
-    if (inputs.empty()) return {};
+    if (inputs.empty()) return 0;
     std::size_t count = inputs.size();
-    return {std::make_unique<SliceWork<Script, Input>>(script_, std::move(inputs)), count};
+    into.emplace<SliceWork<Script, Input>>(script_, std::move(inputs));
+    return count;
   }
 
  private:
