@@ -111,7 +111,7 @@ std::vector<ReceivedJob> receive_all(RegistryCore& registry, const JobFilter& fi
     }
   }
   std::vector<ReceivedJob> jobs;
-  std::vector<JobPtr> taken = registry.take(filter, options.keep, nullptr, jobs);
+  std::vector<JobPtr> taken = registry.take(filter, options.keep, nullptr, &jobs);
   if (call.logging()) {
     std::vector<std::string> rows;
     rows.reserve(jobs.size());
@@ -120,7 +120,7 @@ std::vector<ReceivedJob> receive_all(RegistryCore& registry, const JobFilter& fi
       call.log(rows);
     } catch (...) {
       // The caller gets the error instead of the jobs, so the jobs go back.
-      if (!options.keep) registry.put_back(std::move(taken), std::move(jobs));
+      if (!options.keep) registry.put_back(std::move(taken), &jobs);
       throw;
     }
   }
@@ -128,7 +128,7 @@ std::vector<ReceivedJob> receive_all(RegistryCore& registry, const JobFilter& fi
     call.report_progress();
   } catch (...) {
     // The caller gets the error instead of the jobs, so the jobs go back (the log has them).
-    if (!options.keep) registry.put_back(std::move(taken), std::move(jobs));
+    if (!options.keep) registry.put_back(std::move(taken), &jobs);
     throw;
   }
   return jobs;
@@ -144,22 +144,25 @@ std::size_t receive_each(RegistryCore& registry, const JobFilter& filter,
   for (;;) {
     call.note_batches();
     bool all_finished = registry.wait(filter, true, call.next_wake(), skip);
-    std::vector<ReceivedJob> data;
-    std::vector<JobPtr> jobs = registry.take(filter, options.keep, skip, data);
+    // Without keep the taken jobs are this call's alone, and the callback gets their data in
+    // place; with keep it gets copies, since other receivers may take the same jobs.
+    std::vector<ReceivedJob> copies;
+    std::vector<JobPtr> jobs =
+        registry.take(filter, options.keep, skip, options.keep ? &copies : nullptr);
     std::vector<std::string> rows;
-    for (std::size_t i = 0; i < data.size(); ++i) {
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      ReceivedJob& job = options.keep ? copies[i] : jobs[i]->data;
       // The row is made first: the callback may move the job's data away.
-      if (call.logging()) rows.push_back(csv_row(data[i]));
+      if (call.logging()) rows.push_back(csv_row(job));
       try {
-        on_job(data[i]);
+        on_job(job);
       } catch (...) {
         if (options.keep) {
           for (std::size_t j = i; j < jobs.size(); ++j) delivered.erase(jobs[j]->id);
         } else {
           // Not lost: this job and the ones after it go back, unreceived.
           jobs.erase(jobs.begin(), jobs.begin() + static_cast<std::ptrdiff_t>(i));
-          data.erase(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(i));
-          registry.put_back(std::move(jobs), std::move(data));
+          registry.put_back(std::move(jobs));
         }
         if (call.logging()) rows.pop_back();
         try {

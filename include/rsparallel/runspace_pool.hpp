@@ -32,7 +32,7 @@ struct PoolOptions {
   SessionState session;
   std::shared_ptr<JobRegistry> registry;  // null: the pool makes its own
   // Finished jobs a streaming receiver may have waiting before feeding pauses for it;
-  // 0 = max(max_queue, 64). A receiver slower than the runspaces hands over this many jobs per
+  // 0 = max(max_queue, 256). A receiver slower than the runspaces hands over this many jobs per
   // wake-up, so a small value costs a thread hand-off every few jobs.
   std::size_t max_unreceived = 0;
 };

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/thread/exceptions.hpp>
 
+#include "detail/brief_lock.hpp"
 #include "detail/clock.hpp"
 #include "detail/errors.hpp"
 #include "detail/registry_core.hpp"
@@ -146,7 +147,7 @@ void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
 
 JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first,
                           const JobRecord* ended) {
-  std::unique_lock lock(mutex_);
+  std::unique_lock lock = lock_briefly(mutex_);
   if (ended != nullptr) after_run_locked(*ended);
   if (first) --starting_;
   ++idle_;
@@ -441,7 +442,7 @@ void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
   std::vector<JobPtr> failed;
   std::size_t to_wake = 0;
   {
-    std::lock_guard lock(mutex_);
+    auto lock = lock_briefly(mutex_);
     for (JobPtr& job : jobs) {
       if (!job->work) {
         failed.push_back(std::move(job));

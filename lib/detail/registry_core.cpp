@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "detail/brief_lock.hpp"
 #include "detail/clock.hpp"
 
 namespace rsp::detail {
@@ -69,7 +70,7 @@ void RegistryCore::add_batch(std::shared_ptr<BatchCore> batch) {
 
 void RegistryCore::add_jobs(std::span<const JobPtr> jobs) {
   auto now = WallClock::resync();
-  std::lock_guard lock(mutex_);
+  auto lock = lock_briefly(mutex_);
   for (const JobPtr& job : jobs) {
     job->id = base_id_ + jobs_.size();
     job->data.id = job->id;
@@ -83,7 +84,7 @@ void RegistryCore::add_jobs(std::span<const JobPtr> jobs) {
 void RegistryCore::publish(const JobPtr& job) {
   bool wake = false;
   {
-    std::lock_guard lock(mutex_);
+    auto lock = lock_briefly(mutex_);
     if (!holds_locked(*job)) return;  // cleared by force before it was published
     finished_.push_back(job);
     job->published = true;
@@ -177,7 +178,7 @@ bool RegistryCore::wait(const JobFilter& filter, bool any,
 
 std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep,
                                        std::unordered_set<JobId>* delivered,
-                                       std::vector<ReceivedJob>& out) {
+                                       std::vector<ReceivedJob>* out) {
   Released released;
   std::vector<JobPtr> jobs;
   std::lock_guard lock(mutex_);
@@ -208,17 +209,19 @@ std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep,
   auto by_id = [](const JobPtr& a, const JobPtr& b) { return a->id < b->id; };
   if (!std::is_sorted(jobs.begin(), jobs.end(), by_id)) std::sort(jobs.begin(), jobs.end(), by_id);
   // Under the lock: a kept job's data may be taken by another receiver right after.
-  out.reserve(out.size() + jobs.size());
-  for (const JobPtr& job : jobs) out.push_back(keep ? job->data : std::move(job->data));
+  if (out != nullptr) {
+    out->reserve(out->size() + jobs.size());
+    for (const JobPtr& job : jobs) out->push_back(keep ? job->data : std::move(job->data));
+  }
   return jobs;
 }
 
-void RegistryCore::put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob> data) {
+void RegistryCore::put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob>* data) {
   {
     std::lock_guard lock(mutex_);
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       JobPtr& job = jobs[i];
-      job->data = std::move(data[i]);
+      if (data != nullptr) job->data = std::move((*data)[i]);
       // Its place in jobs_ may have been trimmed; ids below base_id_ go to the front.
       while (job->id < base_id_) {
         jobs_.push_front(nullptr);

@@ -72,12 +72,13 @@ class RegistryCore {
   /// in `skip` is there, or `until` passed. Returns whether every matching job had finished.
   bool wait(const JobFilter& filter, bool any, std::chrono::steady_clock::time_point until,
             const std::unordered_set<JobId>* skip);
-  /// Takes the finished matching jobs in id order, moving their data into `out` (copying it,
-  /// with keep, and then skipping and adding to `delivered` the jobs already given).
+  /// Takes the finished matching jobs in id order. With `out`, their data is moved into it
+  /// (copied, with keep); without, a job taken without keep is the caller's alone, data and
+  /// all. With keep, jobs in `delivered` are skipped and the others added to it.
   std::vector<JobPtr> take(const JobFilter& filter, bool keep, std::unordered_set<JobId>* delivered,
-                           std::vector<ReceivedJob>& out);
-  /// Gives jobs taken without keep back, unreceived, with their data.
-  void put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob> data);
+                           std::vector<ReceivedJob>* out);
+  /// Gives jobs taken without keep back, unreceived, with their data (from `data` if given).
+  void put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob>* data = nullptr);
 
   /// Removes the finished matching jobs; returns how many.
   std::size_t remove_finished(const JobFilter& filter);

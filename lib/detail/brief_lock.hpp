@@ -1,0 +1,25 @@
+// For locks the runspaces take once per job and hold briefly: a contended one is usually free
+// again within a microsecond, far sooner than a sleep in the kernel and the wake-up after it.
+#pragma once
+
+#include <mutex>
+
+namespace rsp::detail {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/// Tries the mutex for a moment before it blocks on it.
+inline std::unique_lock<std::mutex> lock_briefly(std::mutex& mutex) {
+  constexpr int kTries = 64;
+  for (int i = 0; i < kTries; ++i) {
+    if (mutex.try_lock()) return std::unique_lock(mutex, std::adopt_lock);
+    cpu_relax();
+  }
+  return std::unique_lock(mutex);
+}
+
+}  // namespace rsp::detail
