@@ -422,14 +422,15 @@ TEST(ReceiveJob, StreamingAcceptsEveryCallbackForm) {
 // creates more) plus at most max_unreceived finished ones waiting for the receiver's next take
 // (jobs of the take being handed over have already left the registry). A consumer slower than
 // the runspaces is exactly the case the bound exists for. Checked with the default backlog
-// (max(max_queue, 64)) and with the tightest one a user can ask for (max_queue).
+// (max(max_queue, 256)) and with the tightest one a user can ask for (max_queue).
 TEST(ReceiveJob, StreamingKeepsRegistryBoundedByMaxQueue) {
   constexpr std::size_t kMaxQueue = 16;
   for (std::size_t unreceived : {std::size_t{0}, kMaxQueue}) {
     SCOPED_TRACE("max_unreceived " + std::to_string(unreceived));
     auto pool = rsp::new_runspace_pool(
         {.max_runspaces = 2, .max_queue = kMaxQueue, .max_unreceived = unreceived});
-    const std::size_t bound = kMaxQueue + (unreceived == 0 ? 64 : unreceived);
+    const std::size_t bound = kMaxQueue + (unreceived == 0 ? 256 : unreceived);
+    ASSERT_EQ(pool->options().max_unreceived, bound - kMaxQueue);
     auto batch =
         rsp::new_runspace_job(*pool, std::views::iota(0, 200'000), [](int i) { return i; });
     std::size_t largest = 0;

@@ -148,9 +148,9 @@ TEST(RunspacePool, OptionsResolveMaxQueueAndRegistry) {
   auto explicit_queue = rsp::new_runspace_pool({.max_runspaces = 4, .max_queue = 5});
   EXPECT_EQ(explicit_queue->options().max_queue, 5u);
 
-  // A streaming receiver's backlog: max(max_queue, 64) unless given.
-  EXPECT_EQ(pool->options().max_unreceived, 64u);
-  EXPECT_EQ(rsp::new_runspace_pool({.max_queue = 100})->options().max_unreceived, 100u);
+  // A streaming receiver's backlog: max(max_queue, 256) unless given.
+  EXPECT_EQ(pool->options().max_unreceived, 256u);
+  EXPECT_EQ(rsp::new_runspace_pool({.max_queue = 300})->options().max_unreceived, 300u);
   EXPECT_EQ(rsp::new_runspace_pool({.max_queue = 5, .max_unreceived = 3})->options().max_unreceived,
             3u);
 
