@@ -22,7 +22,9 @@ inline Clock::time_point deadline_after(Clock::time_point from, std::chrono::mil
 /// per feed round), so stamps follow a wall-clock change within one round.
 class WallClock {
  public:
-  /// Samples both clocks; returns the system clock's reading.
+  /// Samples both clocks; returns the system clock's reading. Steady first: a preemption
+  /// between the reads can only move later stamps later, so a job never starts before the
+  /// queued stamp taken with the same reading.
   static std::chrono::system_clock::time_point resync() noexcept {
     auto steady = Clock::now();
     auto system = std::chrono::system_clock::now();

@@ -28,8 +28,15 @@ std::optional<JobState> JobRecord::try_finish(JobState final_state, ErrorRecord*
   JobState previous = state.load(std::memory_order_relaxed);
   if (is_finished(previous) || (only_running && previous != JobState::Running)) return std::nullopt;
   Clock::time_point now = Clock::now();
-  data.finished = WallClock::at(now);
-  if (previous == JobState::Running) data.duration = now - started_at;
+  if (previous == JobState::Running) {
+    // From the start stamp, not a fresh conversion: the clocks' offset may have been resampled
+    // since, and finished - started must be the duration.
+    data.duration = now - started_at;
+    data.finished = data.started +
+                    std::chrono::duration_cast<std::chrono::system_clock::duration>(data.duration);
+  } else {
+    data.finished = WallClock::at(now);
+  }
   if (error != nullptr) data.errors.push_back(std::move(*error));
   data.state = final_state;
   state.store(final_state);

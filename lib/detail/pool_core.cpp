@@ -417,8 +417,10 @@ void PoolCore::feed_locked() {
       continue;
     }
     // A turn takes up to feed_chunk_ jobs from one batch, so the batch list is locked once per
-    // turn rather than once per job.
-    for (std::size_t turn = 0; turn < feed_chunk_; ++turn) {
+    // turn rather than once per job; one from a stream, whose read may wait, so the other
+    // batches get theirs between its reads.
+    const std::size_t turns = batch->feed()->may_block() ? 1 : feed_chunk_;
+    for (std::size_t turn = 0; turn < turns; ++turn) {
       if (turn != 0 && (closing_.load() || unfinished_.load() >= options_.max_queue ||
                         batch->paused() || batch->stop_requested.load())) {
         break;
