@@ -341,10 +341,9 @@ void PoolCore::feed_locked() {
     end_batches_locked(ended);
   };
   // Creates the batch's next job in `created`; false when the batch ended (or will) instead.
-  auto pull_job = [&](const std::shared_ptr<BatchCore>& batch) {
-    // Reading may block (a pipe): what was created must not wait for it. Reads from data in
-    // hand are quick, so their jobs go to the runspaces a few at a time.
-    const bool may_block = batch->feed()->may_block();
+  // Reading may block (a pipe): what was created must not wait for it. Reads from data in hand
+  // are quick, so their jobs go to the runspaces a few at a time.
+  auto pull_job = [&](const std::shared_ptr<BatchCore>& batch, bool may_block) {
     if (may_block || created.size() >= feed_chunk_) enqueue(created);
     // The record first: the work is read straight into it.
     auto job = std::make_shared<JobRecord>();
@@ -419,13 +418,14 @@ void PoolCore::feed_locked() {
     // A turn takes up to feed_chunk_ jobs from one batch, so the batch list is locked once per
     // turn rather than once per job; one from a stream, whose read may wait, so the other
     // batches get theirs between its reads.
-    const std::size_t turns = batch->feed()->may_block() ? 1 : feed_chunk_;
+    const bool may_block = batch->feed()->may_block();
+    const std::size_t turns = may_block ? 1 : feed_chunk_;
     for (std::size_t turn = 0; turn < turns; ++turn) {
       if (turn != 0 && (closing_.load() || unfinished_.load() >= options_.max_queue ||
                         batch->paused() || batch->stop_requested.load())) {
         break;
       }
-      if (!pull_job(batch)) break;
+      if (!pull_job(batch, may_block)) break;
     }
   }
   enqueue(created);

@@ -256,14 +256,19 @@ std::size_t RegistryCore::remove_finished(const JobFilter& filter) {
   return released.jobs.size();
 }
 
+const JobPtr* RegistryCore::entry_locked(JobId id) const {
+  if (id < base_id_ || id - base_id_ >= jobs_.size()) return nullptr;
+  return &jobs_[id - base_id_];
+}
+
 bool RegistryCore::holds_locked(const JobRecord& job) const {
-  return job.id >= base_id_ && job.id - base_id_ < jobs_.size() &&
-         jobs_[job.id - base_id_].get() == &job;
+  const JobPtr* entry = entry_locked(job.id);
+  return entry != nullptr && entry->get() == &job;
 }
 
 JobPtr RegistryCore::find_locked(JobId id) const {
-  if (id < base_id_ || id - base_id_ >= jobs_.size()) return nullptr;
-  return jobs_[id - base_id_];
+  const JobPtr* entry = entry_locked(id);
+  return entry != nullptr ? *entry : nullptr;
 }
 
 void RegistryCore::drop_locked(const JobPtr& job, std::vector<std::shared_ptr<BatchCore>>* resume) {

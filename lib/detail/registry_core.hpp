@@ -91,7 +91,10 @@ class RegistryCore {
  private:
   bool scope_done_locked(const JobFilter& filter) const;
   bool has_match_locked(const JobFilter& filter, const std::unordered_set<JobId>* skip) const;
+  /// The slot of `id` in jobs_ (null once the job is received or cleared), or null out of range.
+  const JobPtr* entry_locked(JobId id) const;
   JobPtr find_locked(JobId id) const;
+  /// Whether `job` itself is held, by address (no shared_ptr copy).
   bool holds_locked(const JobRecord& job) const;
   /// Forgets a finished job; adds its batch to `resume` when that ends a receiver's backpressure.
   void drop_locked(const JobPtr& job, std::vector<std::shared_ptr<BatchCore>>* resume = nullptr);
