@@ -10,6 +10,7 @@
 #include "detail/brief_lock.hpp"
 #include "detail/clock.hpp"
 #include "detail/errors.hpp"
+#include "detail/record_pool.hpp"
 #include "detail/registry_core.hpp"
 
 namespace rsp::detail {
@@ -346,7 +347,7 @@ void PoolCore::feed_locked() {
   auto pull_job = [&](const std::shared_ptr<BatchCore>& batch, bool may_block) {
     if (may_block || created.size() >= feed_chunk_) enqueue(created);
     // The record first: the work is read straight into it.
-    auto job = std::make_shared<JobRecord>();
+    JobPtr job = make_job_record();
     std::size_t count = 0;
     std::optional<ErrorRecord> read_error;
     try {
