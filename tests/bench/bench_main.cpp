@@ -3,7 +3,10 @@
 //
 // Own flags (the rest go to Google Benchmark):
 //   --inputs=N   inputs of the million-job cases (default 1,000,000); the smoke test uses a few
-//   --reps=R     repetitions of every case, medians reported (default 5)
+//   --reps=R     repetitions of every case, medians reported (default 5). The repetitions of
+//                all cases run in a random interleaving (unless
+//                --benchmark_enable_random_interleaving=false), so a case and its baseline
+//                see the same drift in machine speed rather than one getting a slow minute.
 //   --strict     exit 1 when a target is missed (a wrong result always exits 1)
 //   --rss-child=MODE   internal: one peak-RSS workload in this process, for case 7
 #include <unistd.h>
@@ -297,6 +300,7 @@ int main(int argc, char** argv) {
   bool strict = false;
   bool reps_given = false;
   bool aggregates_given = false;
+  bool interleaving_given = false;
   std::string format = "console";
   std::vector<std::string> args{argv[0]};
   for (int i = 1; i < argc; ++i) {
@@ -316,6 +320,7 @@ int main(int argc, char** argv) {
         aggregates_given = true;
       }
       if (starts_with(arg, "--benchmark_format=")) format = std::string(arg.substr(19));
+      if (starts_with(arg, "--benchmark_enable_random_interleaving")) interleaving_given = true;
       args.emplace_back(arg);
     }
   }
@@ -324,6 +329,7 @@ int main(int argc, char** argv) {
   if (rss_child) return rss_child_main(*rss_child, c.inputs);
 
   if (!reps_given) args.push_back("--benchmark_repetitions=" + std::to_string(reps));
+  if (!interleaving_given) args.emplace_back("--benchmark_enable_random_interleaving=true");
   if (!aggregates_given && (reps_given || reps > 1)) {
     args.emplace_back("--benchmark_report_aggregates_only=true");
   }
