@@ -11,7 +11,7 @@ namespace rsp::detail {
 namespace {
 // A streaming receiver that finds a few finished jobs holds on for more, up to this many or for
 // this long, so a fast stream of small jobs wakes it once per group rather than once per job.
-constexpr std::size_t kWakeGroup = 32;
+constexpr std::size_t kWakeGroup = 128;
 constexpr std::chrono::microseconds kHoldFor{500};
 }  // namespace
 
