@@ -59,7 +59,7 @@ PoolCore::PoolCore(PoolOptions options, std::shared_ptr<RegistryCore> registry)
     : options_(std::move(options)),
       registry_(std::move(registry)),
       session_(std::make_shared<const SessionState>(options_.session)),
-      feed_chunk_(std::clamp<std::size_t>(options_.max_queue / 3, 1, 16)),
+      feed_chunk_(std::clamp<std::size_t>(options_.max_queue / 2, 1, 16)),
       armed_at_(kNotArmed),
       watch_timer_(registry_->watch_io()) {}
 
