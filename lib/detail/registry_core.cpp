@@ -71,12 +71,18 @@ void RegistryCore::add_batch(std::shared_ptr<BatchCore> batch) {
 void RegistryCore::add_jobs(std::span<const JobPtr> jobs) {
   auto now = WallClock::resync();
   auto lock = lock_briefly(mutex_);
-  for (const JobPtr& job : jobs) {
-    job->id = base_id_ + jobs_.size();
-    job->data.id = job->id;
-    job->data.queued = now;
-    jobs_.push_back(job);
-    ++job->batch->held;
+  for (std::size_t first = 0; first < jobs.size();) {
+    BatchCore* batch = jobs[first]->batch.get();
+    std::size_t end = first;
+    for (; end < jobs.size() && jobs[end]->batch.get() == batch; ++end) {
+      const JobPtr& job = jobs[end];
+      job->id = base_id_ + jobs_.size();
+      job->data.id = job->id;
+      job->data.queued = now;
+      jobs_.push_back(job);
+    }
+    batch->held += end - first;  // once per run of one batch's jobs, as in drop_locked
+    first = end;
   }
   held_ += jobs.size();
 }
@@ -197,13 +203,7 @@ std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep,
                                        [&](const JobPtr& job) { return !filter.matches(*job); });
     jobs.assign(std::make_move_iterator(taken), std::make_move_iterator(finished_.end()));
     finished_.erase(taken, finished_.end());
-    for (const JobPtr& job : jobs) {
-      if (!job->received) {
-        job->received = true;
-        ++job->batch->received;
-      }
-      drop_locked(job, &released.resume);
-    }
+    drop_locked(jobs, true, released.resume);
     prune_batches_locked(released.batches);
   }
   auto by_id = [](const JobPtr& a, const JobPtr& b) { return a->id < b->id; };
@@ -249,8 +249,8 @@ std::size_t RegistryCore::remove_finished(const JobFilter& filter) {
   std::lock_guard lock(mutex_);
   auto removed = std::stable_partition(finished_.begin(), finished_.end(),
                                        [&](const JobPtr& job) { return !filter.matches(*job); });
-  for (auto it = removed; it != finished_.end(); ++it) drop_locked(*it, &released.resume);
   released.jobs.assign(std::make_move_iterator(removed), std::make_move_iterator(finished_.end()));
+  drop_locked(released.jobs, false, released.resume);
   finished_.erase(removed, finished_.end());
   prune_batches_locked(released.batches);
   return released.jobs.size();
@@ -271,15 +271,31 @@ JobPtr RegistryCore::find_locked(JobId id) const {
   return entry != nullptr ? *entry : nullptr;
 }
 
-void RegistryCore::drop_locked(const JobPtr& job, std::vector<std::shared_ptr<BatchCore>>* resume) {
-  jobs_[job->id - base_id_] = nullptr;
-  // Only finished jobs are dropped. Crossing below max_unreceived may end a receiver's pause.
-  if (job->batch->awaiting_receipt.fetch_sub(1) == job->batch->max_unreceived &&
-      resume != nullptr) {
-    resume->push_back(job->batch);
+void RegistryCore::drop_locked(std::span<const JobPtr> jobs, bool receive,
+                               std::vector<std::shared_ptr<BatchCore>>& resume) {
+  for (std::size_t first = 0; first < jobs.size();) {
+    const std::shared_ptr<BatchCore>& batch = jobs[first]->batch;
+    std::size_t end = first;
+    std::size_t newly_received = 0;
+    for (; end < jobs.size() && jobs[end]->batch == batch; ++end) {
+      JobRecord& job = *jobs[end];
+      jobs_[job.id - base_id_] = nullptr;
+      if (receive && !job.received) {
+        job.received = true;
+        ++newly_received;
+      }
+    }
+    std::size_t dropped = end - first;
+    if (newly_received != 0) batch->received += newly_received;
+    // Only finished jobs are dropped. Crossing below max_unreceived may end a receiver's pause.
+    std::size_t awaiting = batch->awaiting_receipt.fetch_sub(dropped);
+    if (awaiting >= batch->max_unreceived && awaiting - dropped < batch->max_unreceived) {
+      resume.push_back(batch);
+    }
+    batch->held -= dropped;
+    held_ -= dropped;
+    first = end;
   }
-  --job->batch->held;
-  --held_;
   while (!jobs_.empty() && jobs_.front() == nullptr) {
     jobs_.pop_front();
     ++base_id_;
