@@ -73,6 +73,10 @@ struct ChildRss {
   std::string error;
 };
 ChildRss run_rss_child(const std::string& mode, std::size_t inputs);
+/// Forks the process that spawns every --rss-child, while this one is still small and has one
+/// thread; main calls it before any case runs, and stop_rss_launcher before it returns.
+void start_rss_launcher();
+void stop_rss_launcher();
 /// The child side: runs `mode` over `inputs`, prints "<ru_maxrss KiB> <VmHWM KiB>", returns the
 /// exit code.
 int rss_child_main(const std::string& mode, std::size_t inputs);

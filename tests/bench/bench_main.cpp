@@ -355,7 +355,9 @@ int main(int argc, char** argv) {
   notes << "rsparallel benchmarks: " << c.inputs << " inputs, " << reps
         << " repetition(s), medians reported\n";
   Recorder recorder(std::move(inner));
+  start_rss_launcher();
   std::size_t ran = benchmark::RunSpecifiedBenchmarks(&recorder);
+  stop_rss_launcher();
   benchmark::Shutdown();
   if (ran == 0) return 2;  // a --benchmark_filter that matches nothing is a mistake
   // With JSON on stdout, the summary goes to stderr so the JSON stays parseable.

@@ -52,7 +52,10 @@ int rss_child_main(const std::string& mode, std::size_t inputs) {
   return 0;
 }
 
-ChildRss run_rss_child(const std::string& mode, std::size_t inputs) {
+namespace {
+
+// fork() and exec() the child here, in the calling process.
+ChildRss spawn_rss_child(const std::string& mode, std::size_t inputs) {
   ChildRss result;
   // Everything the child needs is made before fork(): after it, only exec.
   std::string mode_arg = "--rss-child=" + mode;
@@ -102,6 +105,105 @@ ChildRss run_rss_child(const std::string& mode, std::size_t inputs) {
   return result;
 }
 
+// The launcher: a process forked at start-up, while this one is still small, that spawns every
+// child on request. A child's ru_maxrss starts from what fork() copied, so children forked from
+// this process later, after other cases grew its heap (and in a random interleaving any case
+// may come first), would report this process's peak rather than their own.
+struct Launcher {
+  int request = -1;       // write "<mode> <inputs>\n"
+  FILE* reply = nullptr;  // read "<ru_maxrss> <VmHWM>\n" or "error <text>\n"
+  pid_t pid = -1;
+};
+
+Launcher& launcher() {
+  static Launcher instance;
+  return instance;
+}
+
+[[noreturn]] void launcher_loop(int request_fd, int reply_fd) {
+  FILE* requests = fdopen(request_fd, "r");
+  char mode[64];
+  std::size_t inputs = 0;
+  while (requests != nullptr && std::fscanf(requests, "%63s %zu", mode, &inputs) == 2) {
+    ChildRss rss = spawn_rss_child(mode, inputs);
+    std::string line = rss.error.empty() ? std::to_string(rss.maxrss_kib) + ' ' +
+                                               std::to_string(rss.hwm_kib) + '\n'
+                                         : "error " + rss.error + '\n';
+    for (std::size_t sent = 0; sent < line.size();) {
+      ssize_t wrote = write(reply_fd, line.data() + sent, line.size() - sent);
+      if (wrote < 0 && errno == EINTR) continue;
+      if (wrote <= 0) _exit(1);
+      sent += static_cast<std::size_t>(wrote);
+    }
+  }
+  _exit(0);
+}
+
+}  // namespace
+
+void start_rss_launcher() {
+  Launcher& self = launcher();
+  int request[2];
+  int reply[2];
+  if (self.pid >= 0 || pipe(request) != 0) return;
+  if (pipe(reply) != 0) {
+    close(request[0]);
+    close(request[1]);
+    return;
+  }
+  std::cout.flush();
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(request[1]);
+    close(reply[0]);
+    launcher_loop(request[0], reply[1]);
+  }
+  close(request[0]);
+  close(reply[1]);
+  if (pid < 0) {  // no launcher: children are forked from this process
+    close(request[1]);
+    close(reply[0]);
+    return;
+  }
+  self = Launcher{request[1], fdopen(reply[0], "r"), pid};
+}
+
+void stop_rss_launcher() {
+  Launcher& self = launcher();
+  if (self.pid < 0) return;
+  close(self.request);  // end of requests: the launcher exits
+  if (self.reply != nullptr) std::fclose(self.reply);
+  while (waitpid(self.pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  self = Launcher{};
+}
+
+ChildRss run_rss_child(const std::string& mode, std::size_t inputs) {
+  Launcher& self = launcher();
+  if (self.pid < 0 || self.reply == nullptr) return spawn_rss_child(mode, inputs);
+  ChildRss result;
+  std::string request = mode + ' ' + std::to_string(inputs) + '\n';
+  if (write(self.request, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    result.error = std::string("writing to the launcher: ") + std::strerror(errno);
+    return result;
+  }
+  char line[512];
+  if (std::fgets(line, sizeof line, self.reply) == nullptr) {
+    result.error = "the launcher process ended";
+    return result;
+  }
+  std::string text(line);
+  if (text.rfind("error ", 0) == 0) {
+    result.error = text.substr(6, text.find_last_not_of('\n') - 5);
+    return result;
+  }
+  std::istringstream fields(text);
+  if (!(fields >> result.maxrss_kib >> result.hwm_kib)) {
+    result.error = "the launcher answered '" + text + "'";
+  }
+  return result;
+}
+
 namespace {
 
 class PeakRss : public benchmark::Fixture {
@@ -134,8 +236,7 @@ BENCHMARK_DEFINE_F(PeakRss, EmptyProcess)(benchmark::State& state) {
   measure(state, "none", config().inputs);
 }
 
-// Registered first (rss_bench.cpp is linked first), so this process is still small when it
-// forks: the children's ru_maxrss would otherwise start from the pages fork() copied.
+// The children are spawned by the launcher (start_rss_launcher), forked before any case ran.
 BENCHMARK_REGISTER_F(PeakRss, EmptyProcess)
     ->Iterations(1)
     ->UseManualTime()
