@@ -155,6 +155,12 @@ bool RegistryCore::has_match_locked(const JobFilter& filter,
   });
 }
 
+bool RegistryCore::backlog_half_full_locked(const JobFilter& filter) const {
+  return std::any_of(batches_.begin(), batches_.end(), [&](const auto& batch) {
+    return filter.matches(*batch) && 2 * batch->awaiting_receipt.load() >= batch->max_unreceived;
+  });
+}
+
 bool RegistryCore::wait(const JobFilter& filter, bool any,
                         std::chrono::steady_clock::time_point until,
                         const std::unordered_set<JobId>* skip) {
@@ -165,7 +171,7 @@ bool RegistryCore::wait(const JobFilter& filter, bool any,
     bool idle = true;
     auto wake_at = until;
     if (any && has_match_locked(filter, skip)) {
-      if (finished_.size() >= kWakeGroup) break;
+      if (finished_.size() >= kWakeGroup || backlog_half_full_locked(filter)) break;
       auto now = std::chrono::steady_clock::now();
       if (!hold_until) hold_until = now + kHoldFor;
       if (now >= *hold_until) break;

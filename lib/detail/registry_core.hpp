@@ -91,6 +91,9 @@ class RegistryCore {
  private:
   bool scope_done_locked(const JobFilter& filter) const;
   bool has_match_locked(const JobFilter& filter, const std::unordered_set<JobId>* skip) const;
+  /// Whether a matching batch's finished, unreceived jobs reach half its max_unreceived: a
+  /// receiver holding for a group stops holding then, before the feed pauses for it.
+  bool backlog_half_full_locked(const JobFilter& filter) const;
   /// The slot of `id` in jobs_ (null once the job is received or cleared), or null out of range.
   const JobPtr* entry_locked(JobId id) const;
   JobPtr find_locked(JobId id) const;
