@@ -1,6 +1,7 @@
 #include "detail/record_pool.hpp"
 
 #include <array>
+#include <atomic>
 #include <mutex>
 #include <utility>
 
@@ -45,10 +46,24 @@ struct ThreadCache {
 };
 thread_local ThreadCache tl_cache;
 
+// Blocks from operator new not yet given back; changed only on the slow paths when pooling.
+std::atomic<std::size_t> g_live_blocks{0};
+
+void* new_block() {
+  void* block = ::operator new(kRecordBlock);
+  g_live_blocks.fetch_add(1, std::memory_order_relaxed);
+  return block;
+}
+
+void delete_block(void* block) noexcept {
+  g_live_blocks.fetch_sub(1, std::memory_order_relaxed);
+  ::operator delete(block, kRecordBlock);
+}
+
 void delete_blocks(FreeBlock* list) noexcept {
   while (list != nullptr) {
     FreeBlock* next = list->next;
-    ::operator delete(static_cast<void*>(list), kRecordBlock);
+    delete_block(list);
     list = next;
   }
 }
@@ -117,7 +132,7 @@ void* allocate_record_block() {
       return block;
     }
   }
-  return ::operator new(kRecordBlock);
+  return new_block();
 }
 
 void free_record_block(void* block) noexcept {
@@ -139,7 +154,7 @@ void free_record_block(void* block) noexcept {
       return;
     }
   }
-  ::operator delete(block, kRecordBlock);
+  delete_block(block);
 }
 
 std::size_t pooled_record_blocks() noexcept {
@@ -149,5 +164,7 @@ std::size_t pooled_record_blocks() noexcept {
   return shared.count * kRecordGroup + tl_cache.count +
          (tl_cache.spare != nullptr ? kRecordGroup : 0);
 }
+
+std::size_t live_record_blocks() noexcept { return g_live_blocks.load(std::memory_order_relaxed); }
 
 }  // namespace rsp::detail

@@ -13,21 +13,25 @@
 namespace rsp::detail {
 
 /// Every pooled block has this size: a record and a shared_ptr control block's counts, rounded
-/// up to a cache line. Anything larger falls back to operator new.
+/// up to a multiple of 64 bytes. Anything larger falls back to operator new.
 inline constexpr std::size_t kRecordBlock = (sizeof(JobRecord) + 32 + 63) / 64 * 64;
 
-/// Blocks move between a thread and the shared depot this many at a time.
+/// Blocks move between a thread and the shared depot this many at a time; a thread keeps at
+/// most two groups.
 inline constexpr std::size_t kRecordGroup = 32;
-/// The most blocks kept for reuse: the depot's groups plus one thread's two. More than that goes
-/// back to operator delete, so a burst of records is not held on to.
+/// The depot keeps at most this many groups; what would go over goes back to operator delete,
+/// so a burst of records is not held on to. With every thread's two groups, that bounds what
+/// is kept for reuse.
 inline constexpr std::size_t kMaxDepotGroups = 64;
 
 /// A block of kRecordBlock bytes, aligned for any object operator new would place there.
 void* allocate_record_block();
 void free_record_block(void* block) noexcept;
 
-/// Blocks held by the depot and by the calling thread (for tests); 0 when pooling is off.
+/// For tests: blocks held for reuse by the depot and by the calling thread (0 when pooling is
+/// off), and blocks taken from operator new and not yet returned to it (in use or held).
 std::size_t pooled_record_blocks() noexcept;
+std::size_t live_record_blocks() noexcept;
 /// False in builds where blocks go straight to operator new (AddressSanitizer, which must see
 /// every free to find a use after it).
 bool record_pool_enabled() noexcept;
