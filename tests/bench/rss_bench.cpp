@@ -1,10 +1,13 @@
 // Case 7: peak resident memory of a million inputs, each workload in a process of its own (this
 // binary run again in its --rss-child mode), so that no case inherits another's heap.
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -126,6 +129,8 @@ Launcher& launcher() {
   std::size_t inputs = 0;
   while (requests != nullptr && std::fscanf(requests, "%63s %zu", mode, &inputs) == 2) {
     ChildRss rss = spawn_rss_child(mode, inputs);
+    std::replace(rss.error.begin(), rss.error.end(), '\n', ' ');  // one reply, one line
+    if (rss.error.size() > 400) rss.error.resize(400);
     std::string line = rss.error.empty() ? std::to_string(rss.maxrss_kib) + ' ' +
                                                std::to_string(rss.hwm_kib) + '\n'
                                          : "error " + rss.error + '\n';
@@ -145,8 +150,9 @@ void start_rss_launcher() {
   Launcher& self = launcher();
   int request[2];
   int reply[2];
-  if (self.pid >= 0 || pipe(request) != 0) return;
-  if (pipe(reply) != 0) {
+  // Close-on-exec: the children the launcher spawns must not hold its pipes open.
+  if (self.pid >= 0 || pipe2(request, O_CLOEXEC) != 0) return;
+  if (pipe2(reply, O_CLOEXEC) != 0) {
     close(request[0]);
     close(request[1]);
     return;
@@ -165,6 +171,8 @@ void start_rss_launcher() {
     close(reply[0]);
     return;
   }
+  // A launcher that died must show as an error of the case, not end this process.
+  std::signal(SIGPIPE, SIG_IGN);
   self = Launcher{request[1], fdopen(reply[0], "r"), pid};
 }
 
