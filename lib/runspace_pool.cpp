@@ -10,8 +10,9 @@ namespace rsp {
 
 namespace {
 constexpr std::size_t kMaxRunspaces = 65535;
-// A streaming receiver's backlog. The receiver is woken once per 32 finished jobs; a backlog of
-// only 64 left the feed paused for it every other wake-up on 2 cores (measured in tests/bench).
+// A streaming receiver's backlog. The receiver is woken once per group of finished jobs (up to
+// 128, or half this backlog); a backlog of only 64 left the feed paused for it every other
+// wake-up on 2 cores (measured in tests/bench).
 constexpr std::size_t kMinUnreceived = 256;
 }  // namespace
 

@@ -51,6 +51,8 @@ class BatchCore {
   /// against max_unreceived, so a slow receiver holds memory to max_queue + max_unreceived jobs.
   /// Without one, nothing may be waiting to take them, so they do not hold feeding back.
   bool paused() const { return streamers.load() > 0 && awaiting_receipt.load() >= max_unreceived; }
+  /// Half way to the pause: a receiver holding on for a group of jobs takes them now.
+  bool backlog_half_full() const { return 2 * awaiting_receipt.load() >= max_unreceived; }
 
   // Guarded by the pool's mutex: jobs of this batch on a runspace now, for max_running.
   std::size_t running_now = 0;

@@ -59,6 +59,32 @@ struct Released {
     for (const auto& batch : resume) batch->resume_feeding();
   }
 };
+
+// Calls fn(batch, run) for each run of consecutive jobs of one batch. A batch's counters change
+// once per run rather than once per job: the runspaces share them, so every change moves a
+// cache line.
+template <class Fn>
+void for_each_batch_run(std::span<const JobPtr> jobs, Fn fn) {
+  for (std::size_t first = 0; first < jobs.size();) {
+    const std::shared_ptr<BatchCore>& batch = jobs[first]->batch;
+    std::size_t end = first + 1;
+    while (end < jobs.size() && jobs[end]->batch == batch) ++end;
+    fn(batch, jobs.subspan(first, end - first));
+    first = end;
+  }
+}
+
+// Marks the run's jobs received (under the registry's mutex) and counts those that were not.
+void mark_received(BatchCore& batch, std::span<const JobPtr> run) {
+  std::size_t newly_received = 0;
+  for (const JobPtr& job : run) {
+    if (!job->received) {
+      job->received = true;
+      ++newly_received;
+    }
+  }
+  if (newly_received != 0) batch.received += newly_received;
+}
 }  // namespace
 
 void RegistryCore::add_batch(std::shared_ptr<BatchCore> batch) {
@@ -71,19 +97,15 @@ void RegistryCore::add_batch(std::shared_ptr<BatchCore> batch) {
 void RegistryCore::add_jobs(std::span<const JobPtr> jobs) {
   auto now = WallClock::resync();
   auto lock = lock_briefly(mutex_);
-  for (std::size_t first = 0; first < jobs.size();) {
-    BatchCore* batch = jobs[first]->batch.get();
-    std::size_t end = first;
-    for (; end < jobs.size() && jobs[end]->batch.get() == batch; ++end) {
-      const JobPtr& job = jobs[end];
+  for_each_batch_run(jobs, [&](const std::shared_ptr<BatchCore>& batch, auto run) {
+    for (const JobPtr& job : run) {
       job->id = base_id_ + jobs_.size();
       job->data.id = job->id;
       job->data.queued = now;
       jobs_.push_back(job);
     }
-    batch->held += end - first;  // once per run of one batch's jobs, as in drop_locked
-    first = end;
-  }
+    batch->held += run.size();
+  });
   held_ += jobs.size();
 }
 
@@ -94,12 +116,12 @@ void RegistryCore::publish(const JobPtr& job) {
     if (!holds_locked(*job)) return;  // cleared by force before it was published
     finished_.push_back(job);
     job->published = true;
-    std::size_t awaiting = ++job->batch->awaiting_receipt;
+    ++job->batch->awaiting_receipt;
     // One wake-up per group of finished jobs: a receiver already woken takes them all, and one
     // holding for a group wakes when the group is full or its batch nears the backlog limit.
-    wake = waiters_ != 0 && !signalled_ &&
-           (idle_waiters_ != 0 || finished_.size() >= kWakeGroup ||
-            2 * awaiting >= job->batch->max_unreceived);
+    wake =
+        waiters_ != 0 && !signalled_ &&
+        (idle_waiters_ != 0 || finished_.size() >= kWakeGroup || job->batch->backlog_half_full());
     if (wake) signalled_ = true;
   }
   if (wake) changed_.notify_all();
@@ -157,7 +179,7 @@ bool RegistryCore::has_match_locked(const JobFilter& filter,
 
 bool RegistryCore::backlog_half_full_locked(const JobFilter& filter) const {
   return std::any_of(batches_.begin(), batches_.end(), [&](const auto& batch) {
-    return filter.matches(*batch) && 2 * batch->awaiting_receipt.load() >= batch->max_unreceived;
+    return filter.matches(*batch) && batch->backlog_half_full();
   });
 }
 
@@ -198,12 +220,9 @@ std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep,
     for (const JobPtr& job : finished_) {
       if (!filter.matches(*job) || (delivered != nullptr && delivered->contains(job->id))) continue;
       if (delivered != nullptr) delivered->insert(job->id);
-      if (!job->received) {
-        job->received = true;
-        ++job->batch->received;
-      }
       jobs.push_back(job);
     }
+    for_each_batch_run(jobs, [](const auto& batch, auto run) { mark_received(*batch, run); });
   } else {
     auto taken = std::stable_partition(finished_.begin(), finished_.end(),
                                        [&](const JobPtr& job) { return !filter.matches(*job); });
@@ -279,29 +298,17 @@ JobPtr RegistryCore::find_locked(JobId id) const {
 
 void RegistryCore::drop_locked(std::span<const JobPtr> jobs, bool receive,
                                std::vector<std::shared_ptr<BatchCore>>& resume) {
-  for (std::size_t first = 0; first < jobs.size();) {
-    const std::shared_ptr<BatchCore>& batch = jobs[first]->batch;
-    std::size_t end = first;
-    std::size_t newly_received = 0;
-    for (; end < jobs.size() && jobs[end]->batch == batch; ++end) {
-      JobRecord& job = *jobs[end];
-      jobs_[job.id - base_id_] = nullptr;
-      if (receive && !job.received) {
-        job.received = true;
-        ++newly_received;
-      }
-    }
-    std::size_t dropped = end - first;
-    if (newly_received != 0) batch->received += newly_received;
+  for_each_batch_run(jobs, [&](const std::shared_ptr<BatchCore>& batch, auto run) {
+    for (const JobPtr& job : run) jobs_[job->id - base_id_] = nullptr;
+    if (receive) mark_received(*batch, run);
     // Only finished jobs are dropped. Crossing below max_unreceived may end a receiver's pause.
-    std::size_t awaiting = batch->awaiting_receipt.fetch_sub(dropped);
-    if (awaiting >= batch->max_unreceived && awaiting - dropped < batch->max_unreceived) {
+    std::size_t awaiting = batch->awaiting_receipt.fetch_sub(run.size());
+    if (awaiting >= batch->max_unreceived && awaiting - run.size() < batch->max_unreceived) {
       resume.push_back(batch);
     }
-    batch->held -= dropped;
-    held_ -= dropped;
-    first = end;
-  }
+    batch->held -= run.size();
+    held_ -= run.size();
+  });
   while (!jobs_.empty() && jobs_.front() == nullptr) {
     jobs_.pop_front();
     ++base_id_;

@@ -100,8 +100,7 @@ class RegistryCore {
   /// Whether `job` itself is held, by address (no shared_ptr copy).
   bool holds_locked(const JobRecord& job) const;
   /// Forgets finished jobs (marking them received first, with `receive`); adds a batch to
-  /// `resume` when that ends its receiver's backpressure. A batch's counters change once per run
-  /// of its jobs, not once per job: the runspaces share them, so every change moves a cache line.
+  /// `resume` when that ends its receiver's backpressure.
   void drop_locked(std::span<const JobPtr> jobs, bool receive,
                    std::vector<std::shared_ptr<BatchCore>>& resume);
   /// Moves batches that are done and hold no job into `released`, to be let go unlocked.
