@@ -124,6 +124,20 @@ std::size_t count_threads() {
 
 int value_of(int input) { return 2 * input; }
 
+// Counts the jobs inside a script of this test. An abandoned job goes on reading its plan after
+// its pool is gone, so the plans are freed only once no job is inside one; a count of threads
+// cannot tell that when other tests' leftover threads end meanwhile.
+class InScript {
+ public:
+  explicit InScript(std::atomic<int>& count) : count_(count) { ++count_; }
+  InScript(const InScript&) = delete;
+  InScript& operator=(const InScript&) = delete;
+  ~InScript() { --count_; }
+
+ private:
+  std::atomic<int>& count_;
+};
+
 void act(Plan& plan, int i, rsp::JobContext& ctx) {
   std::string n = std::to_string(i);
   switch (plan.acts[static_cast<std::size_t>(i)]) {
@@ -438,6 +452,8 @@ TEST(Stress, ThreePoolsOneRegistryEveryJobAccountedFor) {
 
   // No input is read until every receiver is waiting, so each receiver sees every batch.
   auto inputs_open = std::make_shared<std::latch>(1);
+  // Shared with the scripts: an abandoned job may outlive this test's locals.
+  auto in_script = std::make_shared<std::atomic<int>>(0);
   for (Plan& plan : plans) {
     Plan* p = &plan;
     auto inputs = std::views::iota(0, static_cast<int>(plan.acts.size())) |
@@ -453,7 +469,8 @@ TEST(Stress, ThreePoolsOneRegistryEveryJobAccountedFor) {
     if (plan.span_script) {
       plan.batch = rsp::new_runspace_job(
           pool, std::move(inputs),
-          [p](std::span<const int> xs, rsp::JobContext& ctx) {
+          [p, in_script](std::span<const int> xs, rsp::JobContext& ctx) {
+            InScript inside(*in_script);
             for (int i : xs) {
               act(*p, i, ctx);
               ctx.write_output(value_of(i));
@@ -463,7 +480,8 @@ TEST(Stress, ThreePoolsOneRegistryEveryJobAccountedFor) {
     } else if (plan.pool == 2) {
       plan.batch = rsp::new_runspace_job(
           pool, std::move(inputs),
-          [p](int i, rsp::JobContext& ctx) {
+          [p, in_script](int i, rsp::JobContext& ctx) {
+            InScript inside(*in_script);
             act(*p, i, ctx);
             return i * ctx.runspace().variable<int>("factor");
           },
@@ -471,7 +489,8 @@ TEST(Stress, ThreePoolsOneRegistryEveryJobAccountedFor) {
     } else {
       plan.batch = rsp::new_runspace_job(
           pool, std::move(inputs),
-          [p](int i, rsp::JobContext& ctx) {
+          [p, in_script](int i, rsp::JobContext& ctx) {
+            InScript inside(*in_script);
             act(*p, i, ctx);
             return value_of(i);
           },
@@ -700,6 +719,8 @@ TEST(Stress, ThreePoolsOneRegistryEveryJobAccountedFor) {
   // The registry's two executor threads remain, and abandoned jobs still finishing.
   EXPECT_TRUE(eventually([&] { return count_threads() <= threads_at_start + 2; }, 5s))
       << count_threads() << " threads with the pools gone, " << threads_at_start << " at start";
+  EXPECT_TRUE(eventually([&] { return in_script->load() == 0; }, 5s))
+      << *in_script << " abandoned jobs still running with the pools gone";
   registry.reset();
   plans.clear();
   receivers.clear();
