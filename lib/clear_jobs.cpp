@@ -1,5 +1,8 @@
 #include "rsparallel/clear_jobs.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include "detail/pool_core.hpp"
 #include "detail/registry_core.hpp"
 
@@ -7,7 +10,8 @@ namespace rsp {
 
 namespace {
 
-constexpr std::chrono::seconds kPublishWait{1};
+// How long a forced clear waits, at most, for jobs stopped elsewhere to reach the registry.
+constexpr std::chrono::milliseconds kPublishWait{1000};
 
 std::size_t clear(detail::RegistryCore& registry, const detail::PoolCore* pool,
                   const ClearOptions& options) {
@@ -16,16 +20,24 @@ std::size_t clear(detail::RegistryCore& registry, const detail::PoolCore* pool,
   filter.name = options.name;
   filter.id = options.id;
   if (options.force) {
-    // A whole batch is stopped (its unread inputs dropped) unless one job was named by id.
-    if (!options.id) {
-      for (const auto& batch : registry.batches(filter)) detail::stop_batch(*batch);
+    // An id not handed out yet matches no job: there is nothing to stop or to wait for.
+    const bool future_id = options.id && *options.id >= registry.next_id();
+    std::chrono::milliseconds grace{0};
+    for (const auto& batch : registry.batches(filter)) {
+      // A whole batch is stopped (its unread inputs dropped) unless one job was named by id.
+      if (!options.id) detail::stop_batch(*batch);
+      if (auto owner = batch->pool.lock()) grace = std::max(grace, owner->options().stop_grace);
     }
     for (const detail::JobPtr& job : registry.unfinished(filter)) {
       if (auto owner = job->batch->pool.lock()) owner->stop_job(job);
     }
     // A job another thread finished first, or one the feeder had created but not yet handed
-    // over, reaches the registry a moment later; wait for those (never for a job's code).
-    registry.wait(filter, false, std::chrono::steady_clock::now() + kPublishWait, nullptr);
+    // over, reaches the registry a moment later; wait for those (never for a job's code), and
+    // no longer than the pools' stop_grace: a batch blocked in a read ends only when it returns.
+    if (!future_id) {
+      auto wait = std::min<std::chrono::milliseconds>(grace, kPublishWait);
+      registry.wait(filter, false, std::chrono::steady_clock::now() + wait, nullptr);
+    }
   }
   return registry.remove_finished(filter);
 }

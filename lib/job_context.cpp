@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "detail/any_text.hpp"
 #include "detail/batch_core.hpp"
 #include "detail/job_record.hpp"
 
@@ -15,7 +16,7 @@ const std::string& JobContext::name() const noexcept { return record_->batch->na
 std::size_t JobContext::input_index() const noexcept { return record_->input_index; }
 
 void JobContext::write_output(std::any value) {
-  if (const char* const* text = std::any_cast<const char*>(&value)) value = std::string(*text);
+  detail::own_text(value);
   record_->write([&](ReceivedJob& data) { data.output.push_back(std::move(value)); });
 }
 

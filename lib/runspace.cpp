@@ -2,15 +2,14 @@
 
 #include <string>
 
+#include "detail/any_text.hpp"
 #include "rsparallel/job.hpp"
 
 namespace rsp {
 
 Runspace::Runspace(std::size_t index, std::map<std::string, std::any, std::less<>> variables)
     : index_(index), variables_(std::move(variables)) {
-  for (auto& [name, value] : variables_) {
-    if (const char* const* text = std::any_cast<const char*>(&value)) value = std::string(*text);
-  }
+  for (auto& [name, value] : variables_) detail::own_text(value);
 }
 
 bool Runspace::has_variable(std::string_view name) const {

@@ -26,19 +26,28 @@ namespace rsp {
 
 namespace detail {
 struct JobRecord;
-}
+/// Only the library makes contexts: one per job, kept with the job's record.
+class ContextKey {
+  ContextKey() = default;
+  friend struct JobRecord;
+};
+}  // namespace detail
 
 /// The running job's handle on its streams, its stop request and its runspace.
 ///
-/// Writes made after the job was timed out, stopped or abandoned are dropped: the job's record
-/// was already handed to receivers.
+/// Each job has a context of its own, kept with the job's record: a thread the job started
+/// that writes after the job ended (timed out, stopped, abandoned, or returned) writes to that
+/// job, where the write is dropped, never to a later job of the same runspace. The context lives
+/// until the job is received or cleared.
 ///
 /// Thread Safety: meant for the job's own thread. The write functions and stop_requested are
-/// also safe from threads the job starts itself. Distinct objects: safe.
+/// also safe from threads the job starts itself, until the job is received or cleared; runspace()
+/// only on the job's own thread. Distinct objects: safe.
 class JobContext {
  public:
-  /// Made by the runspace for each job; not for users.
-  JobContext(detail::JobRecord& record, Runspace& runspace, std::stop_token token) noexcept
+  /// Made by the library for each job.
+  JobContext(detail::ContextKey /*key*/, detail::JobRecord& record, Runspace& runspace,
+             std::stop_token token) noexcept
       : record_(&record), runspace_(&runspace), token_(std::move(token)) {}
 
   JobContext(const JobContext&) = delete;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 
 #include "rsparallel/detail/job_work.hpp"
@@ -31,6 +32,14 @@ struct JobRecord {
   std::chrono::steady_clock::time_point started_at{};
   bool received = false;   // guarded by the registry's mutex
   bool published = false;  // in the registry's finished list; same guard
+  // The context the job's script sees, made when it starts; touched only by the runspace that
+  // runs the job (and by threads the script starts, through the script's reference).
+  std::optional<JobContext> context;
+
+  /// The job's own context, made once, when its runspace starts it.
+  JobContext& open_context(Runspace& runspace, std::stop_token token) {
+    return context.emplace(ContextKey{}, *this, runspace, std::move(token));
+  }
 
   /// NotStarted -> Running on `runspace`. False when the job was stopped before it could start.
   bool try_start(const std::shared_ptr<RunspaceSlot>& runspace);

@@ -1,22 +1,30 @@
 #include "detail/pool_core.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <thread>
 
 #include <boost/asio/post.hpp>
 #include <boost/thread/exceptions.hpp>
 
+#include "detail/any_text.hpp"
 #include "detail/brief_lock.hpp"
 #include "detail/clock.hpp"
 #include "detail/errors.hpp"
 #include "detail/record_pool.hpp"
 #include "detail/registry_core.hpp"
+#include "detail/thread_start.hpp"
 
 namespace rsp::detail {
 namespace {
 
 constexpr std::int64_t kNotArmed = std::numeric_limits<std::int64_t>::max();
+// After a runspace thread could not start, none is tried for this long: a system out of
+// threads would otherwise be asked again by every feed round.
+constexpr std::chrono::milliseconds kSpawnRetryPause{100};
+// open_errors() keeps this many messages and counts the rest.
+constexpr std::size_t kMaxOpenErrors = 8;
 
 std::int64_t to_ns(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -50,6 +58,13 @@ void run_hook(const std::function<void(Runspace&)>& hook, Runspace& runspace) {
   }
 }
 
+// The pool's copy of the session: C strings become std::string now, while the caller's memory is
+// still there, not when a runspace opens on demand later.
+std::shared_ptr<const SessionState> owned_session(SessionState session) {
+  for (auto& [name, value] : session.variables) own_text(value);
+  return std::make_shared<const SessionState>(std::move(session));
+}
+
 }  // namespace
 
 RunspaceSlot::RunspaceSlot(std::size_t index, std::shared_ptr<const SessionState> session_state)
@@ -58,7 +73,7 @@ RunspaceSlot::RunspaceSlot(std::size_t index, std::shared_ptr<const SessionState
 PoolCore::PoolCore(PoolOptions options, std::shared_ptr<RegistryCore> registry)
     : options_(std::move(options)),
       registry_(std::move(registry)),
-      session_(std::make_shared<const SessionState>(options_.session)),
+      session_(owned_session(options_.session)),
       feed_chunk_(std::clamp<std::size_t>(options_.max_queue / 2, 1, 16)),
       armed_at_(kNotArmed),
       watch_timer_(registry_->watch_io()) {}
@@ -66,36 +81,75 @@ PoolCore::PoolCore(PoolOptions options, std::shared_ptr<RegistryCore> registry)
 PoolCore::~PoolCore() = default;
 
 void PoolCore::start() {
+  Released released;
   std::lock_guard lock(mutex_);
-  for (std::size_t i = 0; i < options_.min_runspaces; ++i) spawn_locked(free_index_locked());
+  for (std::size_t i = 0; i < options_.min_runspaces; ++i) spawn_locked(released);
 }
 
 // ---- runspaces ----------------------------------------------------------------------------
 
-std::size_t PoolCore::free_index_locked() const {
-  for (std::size_t index = 0;; ++index) {
-    bool used = std::any_of(slots_.begin(), slots_.end(),
-                            [&](const auto& slot) { return slot->runspace.index() == index; });
-    if (!used) return index;
-  }
+std::size_t PoolCore::take_index_locked() {
+  if (free_indices_.empty()) return next_index_++;
+  std::pop_heap(free_indices_.begin(), free_indices_.end(), std::greater<>());
+  std::size_t index = free_indices_.back();
+  free_indices_.pop_back();
+  return index;
 }
 
-void PoolCore::spawn_locked(std::size_t index) {
-  // Threads of runspaces closed for idleness are done or nearly; reap the finished ones.
-  std::erase_if(retired_, [](const auto& slot) {
-    return slot->thread.try_join_for(boost::chrono::milliseconds(0));
+void PoolCore::release_index_locked(std::size_t index) {
+  free_indices_.push_back(index);
+  std::push_heap(free_indices_.begin(), free_indices_.end(), std::greater<>());
+}
+
+bool PoolCore::may_spawn_locked(Clock::time_point now) const {
+  return !closing_.load() && now >= spawn_retry_at_;
+}
+
+bool PoolCore::spawn_locked(Released& released, std::optional<std::size_t> reuse) {
+  // Threads of runspaces closed for idleness are done or nearly; reap the finished ones (their
+  // session variables are destroyed once the pool's lock is released).
+  auto reaped = std::stable_partition(retired_.begin(), retired_.end(), [](const auto& slot) {
+    return !slot->thread.try_join_for(boost::chrono::milliseconds(0));
   });
-  auto slot = std::make_shared<RunspaceSlot>(index, session_);
-  std::lock_guard slot_lock(slot->mutex);
+  released.slots.insert(released.slots.end(), std::make_move_iterator(reaped),
+                        std::make_move_iterator(retired_.end()));
+  retired_.erase(reaped, retired_.end());
+  std::size_t index = reuse ? *reuse : take_index_locked();
   try {
-    slot->thread = boost::thread([self = shared_from_this(), slot] { self->runspace_main(slot); });
-  } catch (const std::exception& e) {
-    // Out of threads: run with the runspaces there are, and say so.
-    open_errors_.push_back("runspace " + std::to_string(index) + " could not start: " + e.what());
-    return;
+    auto slot = std::make_shared<RunspaceSlot>(index, session_);
+    std::lock_guard slot_lock(slot->mutex);
+    slot->thread = start_thread([self = shared_from_this(), slot] { self->runspace_main(slot); });
+    slots_.push_back(std::move(slot));
+  } catch (...) {
+    // Out of threads (or memory): run with the runspaces there are, say so once per failure
+    // rather than per job, and try again only after a pause.
+    release_index_locked(index);
+    spawn_retry_at_ = deadline_after(Clock::now(), kSpawnRetryPause);
+    note_open_error_locked("runspace " + std::to_string(index) + " could not start: ");
+    return false;
   }
-  slots_.push_back(std::move(slot));
   ++starting_;
+  return true;
+}
+
+void PoolCore::note_open_error_locked(const std::string& what) noexcept {
+  try {
+    std::string message = what;
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      message += e.what();
+    } catch (...) {
+      message += "unknown error";
+    }
+    if (open_errors_.size() < kMaxOpenErrors) {
+      open_errors_.push_back(std::move(message));
+    } else {
+      ++open_errors_dropped_;
+    }
+  } catch (...) {
+    ++open_errors_dropped_;  // no memory for the message: the count still tells
+  }
 }
 
 void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
@@ -108,14 +162,20 @@ void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
       open_error->message = "runspace " + std::to_string(slot->runspace.index()) +
                             " failed to open: " + open_error->message;
       std::lock_guard lock(mutex_);
-      open_errors_.push_back(open_error->message);
+      if (open_errors_.size() < kMaxOpenErrors) {
+        open_errors_.push_back(open_error->message);
+      } else {
+        ++open_errors_dropped_;
+      }
     }
   }
   bool first = true;
   JobPtr ended;  // the job this runspace ran last, for next_job to account for
   for (;;) {
-    JobPtr job = next_job(slot, first, ended.get());
+    Released released;  // what next_job let go of, destroyed outside the pool's lock
+    JobPtr job = next_job(slot, first, ended.get(), released);
     ended.reset();  // outside the pool's lock: this may be the last reference to the record
+    released.clear();
     if (!job) break;
     first = false;
     if (open_error) {
@@ -132,8 +192,9 @@ void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
     if (job->batch->options.max_running != 0) {
       // Its batch's next job may be held back for it: free that place before a feed that may
       // block on a read.
+      Released released;
       std::lock_guard lock(mutex_);
-      after_run_locked(*job);
+      after_run_locked(*job, released);
     } else {
       ended = std::move(job);  // accounted for under next_job's lock, saving a lock round
     }
@@ -147,20 +208,24 @@ void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
 }
 
 JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first,
-                          const JobRecord* ended) {
+                          const JobRecord* ended, Released& released) {
   std::unique_lock lock = lock_briefly(mutex_);
-  if (ended != nullptr) after_run_locked(*ended);
+  if (ended != nullptr) after_run_locked(*ended, released);
   if (first) --starting_;
   ++idle_;
   std::optional<Clock::time_point> idle_deadline;  // read the clock only when about to idle
   while (!closing_.load()) {
-    if (ready_.empty()) promote_deferred_locked();
+    if (ready_.empty()) promote_deferred_locked(released);
     while (!ready_.empty()) {
       JobPtr job = std::move(ready_.front());
       ready_.pop_front();
-      if (job->state.load() != JobState::NotStarted) continue;  // stopped while queued
+      // Stopped while queued, or its stopper ends it Stopped: skipped, and let go of only once
+      // the lock is released (it may hold the last handle on this very pool).
+      if (job->state.load() != JobState::NotStarted || job->batch->stop_requested.load()) {
+        released.jobs.push_back(std::move(job));
+        continue;
+      }
       BatchCore& batch = *job->batch;
-      if (batch.stop_requested.load()) continue;  // its stopper ends it Stopped
       if (batch.options.max_running != 0 && batch.running_now >= batch.options.max_running) {
         deferred_.push_back(std::move(job));
         continue;
@@ -169,6 +234,14 @@ JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first,
       --idle_;
       return job;
     }
+    if (!released.empty()) {
+      // Let go of skipped jobs before sleeping, unlocked: one may hold the last handle on this
+      // pool, whose destruction closes it (and then this loop ends).
+      lock.unlock();
+      released.clear();
+      lock.lock();
+      continue;
+    }
     if (slots_.size() <= options_.min_runspaces) {
       work_cv_.wait(lock);
     } else if (!idle_deadline) {
@@ -176,6 +249,7 @@ JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first,
     } else if (work_cv_.wait_until(lock, *idle_deadline) == std::cv_status::timeout) {
       if (slots_.size() > options_.min_runspaces && ready_.empty() && !closing_.load()) {
         std::erase(slots_, slot);
+        release_index_locked(slot->runspace.index());
         retired_.push_back(slot);
         --idle_;
         return nullptr;
@@ -215,7 +289,7 @@ bool PoolCore::run_job(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& 
       }
       if (armed) arm(deadline);
     }
-    JobContext context(*job, slot->runspace, token);
+    JobContext& context = job->open_context(slot->runspace, token);
     JobState outcome = JobState::Completed;
     std::optional<ErrorRecord> error;
     try {
@@ -251,12 +325,12 @@ bool PoolCore::run_job(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& 
   return true;
 }
 
-void PoolCore::after_run_locked(const JobRecord& job) {
+void PoolCore::after_run_locked(const JobRecord& job, Released& released) {
   --job.batch->running_now;
-  promote_deferred_locked();
+  promote_deferred_locked(released);
 }
 
-void PoolCore::promote_deferred_locked() {
+void PoolCore::promote_deferred_locked(Released& released) {
   // Jobs held back by max_running whose batch has room again go back to the queue's front;
   // stopped ones are dropped on the way.
   std::vector<std::pair<const BatchCore*, std::size_t>> promoted;  // per batch, this call
@@ -266,6 +340,7 @@ void PoolCore::promote_deferred_locked() {
                              [&](const auto& entry) { return entry.first == &batch; });
     std::size_t already = mine == promoted.end() ? 0 : mine->second;
     if ((*it)->state.load() != JobState::NotStarted) {
+      released.jobs.push_back(std::move(*it));
       it = deferred_.erase(it);
     } else if (batch.running_now + already < batch.options.max_running) {
       ready_.push_back(std::move(*it));
@@ -311,13 +386,19 @@ void PoolCore::remove_hungry(const std::shared_ptr<BatchCore>& batch) {
   if (std::erase(hungry_, batch) != 0) --hungry_count_;
 }
 
-void PoolCore::feed() {
+void PoolCore::feed() noexcept {
   feed_again_.store(true);
   while (feed_again_.load()) {
     std::unique_lock feed_lock(feed_mutex_, std::try_to_lock);
     if (!feed_lock.owns_lock()) return;  // the holder sees feed_again_ before it lets go
     feed_again_.store(false);
-    feed_locked();
+    try {
+      feed_locked();
+    } catch (...) {
+      // Out of memory for a job's record: the jobs created so far stay in feed_created_ and
+      // the next job to finish feeds again. Nothing escapes into a runspace or the executor.
+      return;
+    }
   }
 }
 
@@ -444,6 +525,7 @@ void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
   std::vector<JobPtr> refused;
   std::vector<JobPtr> failed;
   std::size_t to_wake = 0;
+  Released released;
   {
     auto lock = lock_briefly(mutex_);
     for (JobPtr& job : jobs) {
@@ -458,9 +540,12 @@ void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
     std::size_t ready_now = ready_.size();
     to_wake = std::min(ready_now, idle_);
     std::size_t waiting = idle_ + starting_;
-    while (waiting < ready_now && slots_.size() < options_.max_runspaces && !closing_.load()) {
-      spawn_locked(free_index_locked());
-      ++waiting;
+    if (waiting < ready_now && slots_.size() < options_.max_runspaces) {
+      Clock::time_point now = Clock::now();
+      while (waiting < ready_now && slots_.size() < options_.max_runspaces &&
+             may_spawn_locked(now) && spawn_locked(released)) {
+        ++waiting;
+      }
     }
   }
   // Only idle runspaces need waking; a busy one looks at the queue before it sleeps.
@@ -573,12 +658,15 @@ void PoolCore::on_watch() {
 void PoolCore::abandon(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& job) {
   ++abandoned_;
   if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
+  Released released;
   {
     std::lock_guard lock(mutex_);
     std::erase(slots_, slot);
-    after_run_locked(*job);
+    after_run_locked(*job, released);
     // A fresh runspace takes its place, so the pool keeps its capacity.
-    if (!closing_.load()) spawn_locked(slot->runspace.index());
+    if (!closing_.load()) {
+      spawn_locked(released, slot->runspace.index());
+    }
   }
   if (hungry_count_.load() != 0) schedule_feed();
 }
@@ -709,7 +797,11 @@ std::size_t PoolCore::busy_runspaces() const {
 
 std::vector<std::string> PoolCore::open_errors() const {
   std::lock_guard lock(mutex_);
-  return open_errors_;
+  std::vector<std::string> errors = open_errors_;
+  if (open_errors_dropped_ != 0) {
+    errors.push_back("and " + std::to_string(open_errors_dropped_) + " more");
+  }
+  return errors;
 }
 
 }  // namespace rsp::detail

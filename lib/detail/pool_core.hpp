@@ -45,6 +45,20 @@ struct RunspaceSlot {
   std::stop_source stop;               // replaced after a job that used it
 };
 
+/// What a locked section lets go of: destroyed after the lock is released, since the last
+/// reference to a job or a runspace may run user destructors (a script, an input, a session
+/// variable), and the script may hold the last handle on this very pool.
+struct Released {
+  std::vector<JobPtr> jobs;
+  std::vector<std::shared_ptr<RunspaceSlot>> slots;
+
+  bool empty() const noexcept { return jobs.empty() && slots.empty(); }
+  void clear() noexcept {
+    jobs.clear();
+    slots.clear();
+  }
+};
+
 class PoolCore : public std::enable_shared_from_this<PoolCore> {
  public:
   PoolCore(PoolOptions options, std::shared_ptr<RegistryCore> registry);
@@ -79,23 +93,30 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
  private:
   /// Feeds unless another thread is feeding, in which case that thread feeds once more before
   /// it lets go: nobody ever waits for the feed lock (a read from the range may block).
-  void feed();
+  void feed() noexcept;
   void feed_locked();
   /// Ends batches that will create no more jobs: releases their ranges, marks them fed.
   void end_batches_locked(std::vector<std::shared_ptr<BatchCore>>& ended);
-  void promote_deferred_locked();
+  void promote_deferred_locked(Released& released);
   void shutdown_once();
   void remove_hungry(const std::shared_ptr<BatchCore>& batch);
   void enqueue(std::vector<JobPtr>& jobs);
-  void spawn_locked(std::size_t index);
-  std::size_t free_index_locked() const;
+  /// Starts a runspace with the lowest free index (or `reuse`); false when its thread could not
+  /// start, which is noted in open_errors and pauses further starts for a moment.
+  bool spawn_locked(Released& released, std::optional<std::size_t> reuse = std::nullopt);
+  bool may_spawn_locked(std::chrono::steady_clock::time_point now) const;
+  std::size_t take_index_locked();
+  void release_index_locked(std::size_t index);
+  /// In a catch block: keeps the message of the exception being handled, up to a bound.
+  void note_open_error_locked(const std::string& what) noexcept;
   void runspace_main(const std::shared_ptr<RunspaceSlot>& slot);
   /// The next job this runspace may run, or null when the pool closes or the runspace idled out.
   /// Accounts for `ended`, the job the runspace ran before (if any), under the same lock.
-  JobPtr next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first, const JobRecord* ended);
+  JobPtr next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first, const JobRecord* ended,
+                  Released& released);
   /// Runs one job; false when the runspace was abandoned meanwhile.
   bool run_job(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& job);
-  void after_run_locked(const JobRecord& job);
+  void after_run_locked(const JobRecord& job, Released& released);
   void request_stop_locked(RunspaceSlot& slot, std::chrono::steady_clock::time_point now);
   void arm(std::chrono::steady_clock::time_point deadline);
   void rearm();
@@ -115,6 +136,11 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::size_t idle_ = 0;
   std::size_t starting_ = 0;  // spawned, not yet waiting for a job
   std::vector<std::string> open_errors_;
+  std::size_t open_errors_dropped_ = 0;  // past the bound on open_errors_
+  // Runspace indexes: the lowest free one is reused first (a min-heap), then next_index_.
+  std::vector<std::size_t> free_indices_;
+  std::size_t next_index_ = 0;
+  std::chrono::steady_clock::time_point spawn_retry_at_{};  // after a thread failed to start
   std::atomic<bool> closing_{false};
   std::atomic<std::size_t> unfinished_{0};  // places under max_queue taken
   std::atomic<std::size_t> abandoned_{0};

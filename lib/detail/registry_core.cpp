@@ -13,6 +13,8 @@ namespace {
 // this long, so a fast stream of small jobs wakes it once per group rather than once per job.
 constexpr std::size_t kWakeGroup = 128;
 constexpr std::chrono::microseconds kHoldFor{500};
+// The by-id index drops its gaps only past this many, so a small registry never compacts.
+constexpr std::size_t kMinGapsToCompact = 1024;
 }  // namespace
 
 bool JobFilter::matches(const JobRecord& job) const {
@@ -30,7 +32,17 @@ bool JobFilter::matches(const BatchCore& owner) const {
 Executor::Executor(const char* role)
     : io_(std::make_shared<boost::asio::io_context>(1)),
       guard_(boost::asio::make_work_guard(*io_)),
-      thread_([io = io_] { io->run(); }) {
+      thread_([io = io_] {
+        // A handler that throws (out of memory, say) must not end the process: Asio lets run()
+        // be called again after an exception.
+        for (;;) {
+          try {
+            io->run();
+            return;
+          } catch (...) {
+          }
+        }
+      }) {
   (void)role;
 }
 
@@ -74,6 +86,15 @@ void for_each_batch_run(std::span<const JobPtr> jobs, Fn fn) {
   }
 }
 
+// The by-id index is sorted by id: a binary search finds a job's entry.
+constexpr auto entry_before = [](const auto& entry, JobId id) { return entry.id < id; };
+
+template <class Index>
+auto find_entry(Index& index, JobId id) {
+  auto at = std::lower_bound(index.begin(), index.end(), id, entry_before);
+  return at != index.end() && at->id == id ? at : index.end();
+}
+
 // Marks the run's jobs received (under the registry's mutex) and counts those that were not.
 void mark_received(BatchCore& batch, std::span<const JobPtr> run) {
   std::size_t newly_received = 0;
@@ -99,10 +120,10 @@ void RegistryCore::add_jobs(std::span<const JobPtr> jobs) {
   auto lock = lock_briefly(mutex_);
   for_each_batch_run(jobs, [&](const std::shared_ptr<BatchCore>& batch, auto run) {
     for (const JobPtr& job : run) {
-      job->id = base_id_ + jobs_.size();
+      job->id = next_id_++;
       job->data.id = job->id;
       job->data.queued = now;
-      jobs_.push_back(job);
+      index_.push_back(IndexEntry{job->id, job});
     }
     batch->held += run.size();
   });
@@ -140,7 +161,7 @@ std::vector<JobPtr> RegistryCore::unfinished(const JobFilter& filter) const {
     if (job && !is_finished(job->state.load()) && filter.matches(*job)) found.push_back(job);
     return found;
   }
-  for (const JobPtr& job : jobs_) {
+  for (const auto& [id, job] : index_) {
     if (job && !is_finished(job->state.load()) && filter.matches(*job)) found.push_back(job);
   }
   return found;
@@ -160,7 +181,7 @@ bool RegistryCore::scope_done_locked(const JobFilter& filter) const {
     // Published, not merely finished: a waiter must find the job when it looks.
     JobPtr job = find_locked(*filter.id);
     if (job) return !filter.matches(*job) || job->published;
-    if (*filter.id < base_id_ + jobs_.size()) return true;  // received or cleared already
+    if (*filter.id < next_id_) return true;  // received or cleared already
     // Not created yet: it may still come from a matching batch that is reading its inputs.
     return std::none_of(batches_.begin(), batches_.end(), [&](const auto& batch) {
       return filter.matches(*batch) && !batch->feeding_done();
@@ -247,12 +268,14 @@ void RegistryCore::put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob>* 
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       JobPtr& job = jobs[i];
       if (data != nullptr) job->data = std::move((*data)[i]);
-      // Its place in jobs_ may have been trimmed; ids below base_id_ go to the front.
-      while (job->id < base_id_) {
-        jobs_.push_front(nullptr);
-        --base_id_;
+      // Its entry may have been compacted away: it goes back in id order.
+      auto at = std::lower_bound(index_.begin(), index_.end(), job->id, entry_before);
+      if (at != index_.end() && at->id == job->id) {
+        at->job = job;
+        --index_gaps_;
+      } else {
+        index_.insert(at, IndexEntry{job->id, job});
       }
-      jobs_[job->id - base_id_] = job;
       job->received = false;
       --job->batch->received;
       ++job->batch->held;
@@ -282,8 +305,8 @@ std::size_t RegistryCore::remove_finished(const JobFilter& filter) {
 }
 
 const JobPtr* RegistryCore::entry_locked(JobId id) const {
-  if (id < base_id_ || id - base_id_ >= jobs_.size()) return nullptr;
-  return &jobs_[id - base_id_];
+  auto at = find_entry(index_, id);
+  return at == index_.end() ? nullptr : &at->job;
 }
 
 bool RegistryCore::holds_locked(const JobRecord& job) const {
@@ -299,7 +322,13 @@ JobPtr RegistryCore::find_locked(JobId id) const {
 void RegistryCore::drop_locked(std::span<const JobPtr> jobs, bool receive,
                                std::vector<std::shared_ptr<BatchCore>>& resume) {
   for_each_batch_run(jobs, [&](const std::shared_ptr<BatchCore>& batch, auto run) {
-    for (const JobPtr& job : run) jobs_[job->id - base_id_] = nullptr;
+    for (const JobPtr& job : run) {
+      auto at = find_entry(index_, job->id);
+      if (at != index_.end()) {
+        at->job = nullptr;
+        ++index_gaps_;
+      }
+    }
     if (receive) mark_received(*batch, run);
     // Only finished jobs are dropped. Crossing below max_unreceived may end a receiver's pause.
     std::size_t awaiting = batch->awaiting_receipt.fetch_sub(run.size());
@@ -309,9 +338,11 @@ void RegistryCore::drop_locked(std::span<const JobPtr> jobs, bool receive,
     batch->held -= run.size();
     held_ -= run.size();
   });
-  while (!jobs_.empty() && jobs_.front() == nullptr) {
-    jobs_.pop_front();
-    ++base_id_;
+  // Gaps go once they are most of the index, so it holds at most about twice the jobs held,
+  // whichever jobs stay, at an amortized constant cost per job.
+  if (index_gaps_ > kMinGapsToCompact && 2 * index_gaps_ > index_.size()) {
+    std::erase_if(index_, [](const IndexEntry& entry) { return entry.job == nullptr; });
+    index_gaps_ = 0;
   }
 }
 
@@ -338,7 +369,12 @@ std::optional<JobState> RegistryCore::state(JobId id) const {
 
 JobId RegistryCore::next_id() const {
   std::lock_guard lock(mutex_);
-  return base_id_ + jobs_.size();
+  return next_id_;
+}
+
+std::size_t RegistryCore::index_slots() const {
+  std::lock_guard lock(mutex_);
+  return index_.size();
 }
 
 }  // namespace rsp::detail

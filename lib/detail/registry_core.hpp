@@ -86,6 +86,8 @@ class RegistryCore {
   std::size_t size() const;
   std::optional<JobState> state(JobId id) const;
   JobId next_id() const;
+  /// For tests: the slots of the by-id index, held jobs and gaps alike.
+  std::size_t index_slots() const;
   std::chrono::steady_clock::time_point created_at() const noexcept { return created_at_; }
 
  private:
@@ -94,7 +96,7 @@ class RegistryCore {
   /// Whether a matching batch's finished, unreceived jobs reach half its max_unreceived: a
   /// receiver holding for a group stops holding then, before the feed pauses for it.
   bool backlog_half_full_locked(const JobFilter& filter) const;
-  /// The slot of `id` in jobs_ (null once the job is received or cleared), or null out of range.
+  /// The entry of `id` in index_ (null once the job is received or cleared), or null if none.
   const JobPtr* entry_locked(JobId id) const;
   JobPtr find_locked(JobId id) const;
   /// Whether `job` itself is held, by address (no shared_ptr copy).
@@ -113,8 +115,13 @@ class RegistryCore {
   // Waiters with nothing to take: the next publish wakes them. The others hold for a group.
   std::size_t idle_waiters_ = 0;
   bool signalled_ = false;   // waiters were woken and have not looked yet: publish stays quiet
-  JobId base_id_ = 1;        // id of jobs_.front()
-  std::deque<JobPtr> jobs_;  // by id - base_id_; null once received or cleared
+  struct IndexEntry {
+    JobId id;
+    JobPtr job;  // null once received or cleared: a gap
+  };
+  JobId next_id_ = 1;
+  std::vector<IndexEntry> index_;  // every held job by increasing id, and gaps
+  std::size_t index_gaps_ = 0;
   std::size_t held_ = 0;
   std::vector<JobPtr> finished_;  // finished and held, in the order they finished
   std::vector<std::shared_ptr<BatchCore>> batches_;
