@@ -138,8 +138,8 @@ std::size_t receive_each(RegistryCore& registry, const JobFilter& filter,
                          const ReceiveOptions& options, const ReceiveCallback& on_job) {
   if (!on_job) throw std::invalid_argument("rsp::receive_runspace_job: the callback is empty");
   ReceiveCall call(registry, filter, options, true);
-  std::unordered_set<JobId> delivered;  // with keep: jobs this call already handed over
-  std::unordered_set<JobId>* skip = options.keep ? &delivered : nullptr;
+  KeepCursor delivered;  // with keep: the jobs this call already handed over
+  KeepCursor* skip = options.keep ? &delivered : nullptr;
   std::size_t handed_over = 0;
   for (;;) {
     call.note_batches();
@@ -158,7 +158,7 @@ std::size_t receive_each(RegistryCore& registry, const JobFilter& filter,
         on_job(job);
       } catch (...) {
         if (options.keep) {
-          for (std::size_t j = i; j < jobs.size(); ++j) delivered.erase(jobs[j]->id);
+          for (std::size_t j = i; j < jobs.size(); ++j) delivered.delivered.erase(jobs[j]->id);
         } else {
           // Not lost: this job and the ones after it go back, unreceived.
           jobs.erase(jobs.begin(), jobs.begin() + static_cast<std::ptrdiff_t>(i));

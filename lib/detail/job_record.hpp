@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,8 +31,9 @@ struct JobRecord {
   WorkBox work;                      // touched only by the runspace that runs the job
   std::weak_ptr<RunspaceSlot> slot;  // the runspace it started on; guarded by `mutex`
   std::chrono::steady_clock::time_point started_at{};
-  bool received = false;   // guarded by the registry's mutex
-  bool published = false;  // in the registry's finished list; same guard
+  bool received = false;          // guarded by the registry's mutex
+  bool published = false;         // in the registry's finished list; same guard
+  std::uint64_t publish_seq = 0;  // order of publication in the registry; same guard
   // The context the job's script sees, made when it starts; touched only by the runspace that
   // runs the job (and by threads the script starts, through the script's reference).
   std::optional<JobContext> context;

@@ -1,8 +1,7 @@
 #include "detail/registry_core.hpp"
 
 #include <algorithm>
-
-#include <boost/asio/post.hpp>
+#include <iterator>
 
 #include "detail/brief_lock.hpp"
 #include "detail/clock.hpp"
@@ -15,51 +14,16 @@ constexpr std::size_t kWakeGroup = 128;
 constexpr std::chrono::microseconds kHoldFor{500};
 // The by-id index drops its gaps only past this many, so a small registry never compacts.
 constexpr std::size_t kMinGapsToCompact = 1024;
-}  // namespace
 
-bool JobFilter::matches(const JobRecord& job) const {
-  if (id && job.id != *id) return false;
-  const BatchCore& owner = *job.batch;
-  return matches(owner);
+// The by-id index is sorted by id: a binary search finds a job's entry.
+constexpr auto entry_before = [](const auto& entry, JobId id) { return entry.id < id; };
+
+template <class Index>
+auto find_entry(Index& index, JobId id) {
+  auto at = std::lower_bound(index.begin(), index.end(), id, entry_before);
+  return at != index.end() && at->id == id ? at : index.end();
 }
 
-bool JobFilter::matches(const BatchCore& owner) const {
-  if (pool != nullptr && owner.pool_identity != pool) return false;
-  if (batch != nullptr && &owner != batch) return false;
-  return name.empty() || owner.name == name;
-}
-
-Executor::Executor(const char* role)
-    : io_(std::make_shared<boost::asio::io_context>(1)),
-      guard_(boost::asio::make_work_guard(*io_)),
-      thread_([io = io_] {
-        // A handler that throws (out of memory, say) must not end the process: Asio lets run()
-        // be called again after an exception.
-        for (;;) {
-          try {
-            io->run();
-            return;
-          } catch (...) {
-          }
-        }
-      }) {
-  (void)role;
-}
-
-Executor::~Executor() {
-  guard_.reset();
-  io_->stop();
-  // The last owner may be one of this executor's own handlers; the thread keeps io_ alive.
-  if (thread_.get_id() == std::this_thread::get_id()) {
-    thread_.detach();
-  } else {
-    thread_.join();
-  }
-}
-
-RegistryCore::RegistryCore() = default;
-
-namespace {
 // Jobs and batches leave the registry through this: their destructors (user outputs, scripts,
 // ranges, perhaps the last handle on a pool) run after the registry's mutex is released, and
 // batches paused for a receiver's backlog feed again.
@@ -86,15 +50,6 @@ void for_each_batch_run(std::span<const JobPtr> jobs, Fn fn) {
   }
 }
 
-// The by-id index is sorted by id: a binary search finds a job's entry.
-constexpr auto entry_before = [](const auto& entry, JobId id) { return entry.id < id; };
-
-template <class Index>
-auto find_entry(Index& index, JobId id) {
-  auto at = std::lower_bound(index.begin(), index.end(), id, entry_before);
-  return at != index.end() && at->id == id ? at : index.end();
-}
-
 // Marks the run's jobs received (under the registry's mutex) and counts those that were not.
 void mark_received(BatchCore& batch, std::span<const JobPtr> run) {
   std::size_t newly_received = 0;
@@ -106,13 +61,61 @@ void mark_received(BatchCore& batch, std::span<const JobPtr> run) {
   }
   if (newly_received != 0) batch.received += newly_received;
 }
+
+// Calls fn(tracked) for each tracked batch the filter covers; a filter naming its batch finds
+// it directly.
+template <class Map, class Fn>
+void for_each_match(Map& tracked, const JobFilter& filter, Fn fn) {
+  if (filter.batch != nullptr) {
+    auto found = tracked.find(filter.batch);
+    if (found != tracked.end() && filter.matches(*found->second.batch)) fn(found->second);
+    return;
+  }
+  for (auto& [key, entry] : tracked) {
+    if (filter.matches(*entry.batch)) fn(entry);
+  }
+}
+
+bool unseen(const JobRecord& job, const KeepCursor* cursor) {
+  return cursor == nullptr ||
+         (job.publish_seq > cursor->seen_through && !cursor->delivered.contains(job.id));
+}
+
+// The first job of a batch's finished list (kept in publish order) the cursor has not seen.
+std::vector<JobPtr>::const_iterator first_unseen(const std::vector<JobPtr>& finished,
+                                                 const KeepCursor* cursor) {
+  if (cursor == nullptr) return finished.begin();
+  return std::upper_bound(
+      finished.begin(), finished.end(), cursor->seen_through,
+      [](std::uint64_t seq, const JobPtr& job) { return seq < job->publish_seq; });
+}
 }  // namespace
+
+bool JobFilter::matches(const JobRecord& job) const {
+  if (id && job.id != *id) return false;
+  const BatchCore& owner = *job.batch;
+  return matches(owner);
+}
+
+bool JobFilter::matches(const BatchCore& owner) const {
+  if (pool != nullptr && owner.pool_identity != pool) return false;
+  if (batch != nullptr && &owner != batch) return false;
+  return name.empty() || owner.name == name;
+}
+
+RegistryCore::RegistryCore() = default;
+
+template <class Fn>
+void RegistryCore::for_each_match_locked(const JobFilter& filter, Fn fn) const {
+  for_each_match(tracked_, filter, fn);
+}
 
 void RegistryCore::add_batch(std::shared_ptr<BatchCore> batch) {
   Released released;
   std::lock_guard lock(mutex_);
   prune_batches_locked(released.batches);
-  batches_.push_back(std::move(batch));
+  const BatchCore* key = batch.get();
+  tracked_.emplace(key, Tracked{std::move(batch), {}});
 }
 
 void RegistryCore::add_jobs(std::span<const JobPtr> jobs) {
@@ -130,19 +133,31 @@ void RegistryCore::add_jobs(std::span<const JobPtr> jobs) {
   held_ += jobs.size();
 }
 
+bool RegistryCore::wakes_locked(const Waiter& waiter, const JobRecord& job,
+                                const Tracked& tracked) const {
+  if (!waiter.filter->matches(job)) return false;
+  return waiter.idle || tracked.finished.size() >= kWakeGroup || job.batch->backlog_half_full();
+}
+
 void RegistryCore::publish(const JobPtr& job) {
   bool wake = false;
   {
     auto lock = lock_briefly(mutex_);
     if (!holds_locked(*job)) return;  // cleared by force before it was published
-    finished_.push_back(job);
+    // A held job's batch is tracked: batches are pruned only once they hold no job.
+    Tracked& tracked = tracked_.at(job->batch.get());
+    job->publish_seq = ++publish_seq_;
     job->published = true;
+    tracked.finished.push_back(job);
     ++job->batch->awaiting_receipt;
-    // One wake-up per group of finished jobs: a receiver already woken takes them all, and one
-    // holding for a group wakes when the group is full or its batch nears the backlog limit.
-    wake =
-        waiters_ != 0 && !signalled_ &&
-        (idle_waiters_ != 0 || finished_.size() >= kWakeGroup || job->batch->backlog_half_full());
+    // One wake-up per group of finished jobs, and only for waiters covering this job: a
+    // receiver already woken takes them all, one holding for a group wakes when the group is
+    // full or its batch nears the backlog limit.
+    if (!signalled_) {
+      wake = std::any_of(waiters_.begin(), waiters_.end(), [&](const Waiter* waiter) {
+        return wakes_locked(*waiter, *job, tracked);
+      });
+    }
     if (wake) signalled_ = true;
   }
   if (wake) changed_.notify_all();
@@ -170,9 +185,7 @@ std::vector<JobPtr> RegistryCore::unfinished(const JobFilter& filter) const {
 std::vector<std::shared_ptr<BatchCore>> RegistryCore::batches(const JobFilter& filter) const {
   std::vector<std::shared_ptr<BatchCore>> found;
   std::lock_guard lock(mutex_);
-  for (const auto& batch : batches_) {
-    if (filter.matches(*batch)) found.push_back(batch);
-  }
+  for_each_match_locked(filter, [&](const Tracked& tracked) { found.push_back(tracked.batch); });
   return found;
 }
 
@@ -183,72 +196,99 @@ bool RegistryCore::scope_done_locked(const JobFilter& filter) const {
     if (job) return !filter.matches(*job) || job->published;
     if (*filter.id < next_id_) return true;  // received or cleared already
     // Not created yet: it may still come from a matching batch that is reading its inputs.
-    return std::none_of(batches_.begin(), batches_.end(), [&](const auto& batch) {
-      return filter.matches(*batch) && !batch->feeding_done();
+    bool feeding = false;
+    for_each_match_locked(filter, [&](const Tracked& tracked) {
+      feeding = feeding || !tracked.batch->feeding_done();
     });
+    return !feeding;
   }
-  return std::none_of(batches_.begin(), batches_.end(),
-                      [&](const auto& batch) { return filter.matches(*batch) && !batch->done(); });
+  bool done = true;
+  for_each_match_locked(filter,
+                        [&](const Tracked& tracked) { done = done && tracked.batch->done(); });
+  return done;
 }
 
-bool RegistryCore::has_match_locked(const JobFilter& filter,
-                                    const std::unordered_set<JobId>* skip) const {
-  return std::any_of(finished_.begin(), finished_.end(), [&](const JobPtr& job) {
-    return filter.matches(*job) && (skip == nullptr || !skip->contains(job->id));
+bool RegistryCore::has_match_locked(const JobFilter& filter, const KeepCursor* cursor) const {
+  if (filter.id) {
+    JobPtr job = find_locked(*filter.id);
+    return job && job->published && filter.matches(*job) && unseen(*job, cursor);
+  }
+  bool found = false;
+  for_each_match_locked(filter, [&](const Tracked& tracked) {
+    if (found || tracked.finished.empty()) return;
+    auto first = first_unseen(tracked.finished, cursor);
+    found = std::any_of(first, tracked.finished.end(),
+                        [&](const JobPtr& job) { return unseen(*job, cursor); });
   });
+  return found;
 }
 
-bool RegistryCore::backlog_half_full_locked(const JobFilter& filter) const {
-  return std::any_of(batches_.begin(), batches_.end(), [&](const auto& batch) {
-    return filter.matches(*batch) && batch->backlog_half_full();
+bool RegistryCore::group_ready_locked(const JobFilter& filter) const {
+  bool ready = false;
+  for_each_match_locked(filter, [&](const Tracked& tracked) {
+    ready = ready || tracked.finished.size() >= kWakeGroup || tracked.batch->backlog_half_full();
   });
+  return ready;
 }
 
 bool RegistryCore::wait(const JobFilter& filter, bool any,
-                        std::chrono::steady_clock::time_point until,
-                        const std::unordered_set<JobId>* skip) {
+                        std::chrono::steady_clock::time_point until, const KeepCursor* cursor) {
   std::unique_lock lock(mutex_);
-  ++waiters_;
+  Waiter self{&filter, true};
+  waiters_.push_back(&self);
   std::optional<std::chrono::steady_clock::time_point> hold_until;
   while (!scope_done_locked(filter)) {
-    bool idle = true;
+    self.idle = true;
     auto wake_at = until;
-    if (any && has_match_locked(filter, skip)) {
-      if (finished_.size() >= kWakeGroup || backlog_half_full_locked(filter)) break;
+    if (any && has_match_locked(filter, cursor)) {
+      if (group_ready_locked(filter)) break;
       auto now = std::chrono::steady_clock::now();
       if (!hold_until) hold_until = now + kHoldFor;
       if (now >= *hold_until) break;
-      idle = false;
+      self.idle = false;
       wake_at = std::min(until, *hold_until);
     }
     signalled_ = false;  // about to sleep: the next publish may wake us
-    if (idle) ++idle_waiters_;
     std::cv_status status = changed_.wait_until(lock, wake_at);
-    if (idle) --idle_waiters_;
     if (status == std::cv_status::timeout && wake_at == until) break;
   }
-  --waiters_;
+  std::erase(waiters_, &self);
   return scope_done_locked(filter);
 }
 
-std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep,
-                                       std::unordered_set<JobId>* delivered,
+std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep, KeepCursor* cursor,
                                        std::vector<ReceivedJob>* out) {
   Released released;
   std::vector<JobPtr> jobs;
   std::lock_guard lock(mutex_);
-  if (keep) {
-    for (const JobPtr& job : finished_) {
-      if (!filter.matches(*job) || (delivered != nullptr && delivered->contains(job->id))) continue;
-      if (delivered != nullptr) delivered->insert(job->id);
-      jobs.push_back(job);
+  const KeepCursor* looked = keep ? cursor : nullptr;
+  if (filter.id) {
+    JobPtr job = find_locked(*filter.id);
+    if (job && job->published && filter.matches(*job) && unseen(*job, looked)) {
+      if (!keep) std::erase(tracked_.at(job->batch.get()).finished, job);
+      jobs.push_back(std::move(job));
     }
-    for_each_batch_run(jobs, [](const auto& batch, auto run) { mark_received(*batch, run); });
   } else {
-    auto taken = std::stable_partition(finished_.begin(), finished_.end(),
-                                       [&](const JobPtr& job) { return !filter.matches(*job); });
-    jobs.assign(std::make_move_iterator(taken), std::make_move_iterator(finished_.end()));
-    finished_.erase(taken, finished_.end());
+    for_each_match(tracked_, filter, [&](Tracked& tracked) {
+      if (keep) {
+        for (auto it = first_unseen(tracked.finished, looked); it != tracked.finished.end(); ++it) {
+          if (unseen(**it, looked)) jobs.push_back(*it);
+        }
+      } else {
+        jobs.insert(jobs.end(), std::make_move_iterator(tracked.finished.begin()),
+                    std::make_move_iterator(tracked.finished.end()));
+        tracked.finished.clear();
+      }
+    });
+  }
+  if (keep) {
+    for_each_batch_run(jobs, [](const auto& batch, auto run) { mark_received(*batch, run); });
+    if (cursor != nullptr) {
+      // Every matching job published so far has now been looked at.
+      cursor->seen_through = publish_seq_;
+      for (const JobPtr& job : jobs) cursor->delivered.insert(job->id);
+    }
+  } else {
     drop_locked(jobs, true, released.resume);
     prune_batches_locked(released.batches);
   }
@@ -282,11 +322,10 @@ void RegistryCore::put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob>* 
       ++job->batch->awaiting_receipt;
       ++held_;
       // Its batch may have been pruned when the job was taken; track it again.
-      if (std::none_of(batches_.begin(), batches_.end(),
-                       [&](const auto& b) { return b == job->batch; })) {
-        batches_.push_back(job->batch);
-      }
-      finished_.push_back(std::move(job));
+      Tracked& tracked = tracked_[job->batch.get()];
+      if (!tracked.batch) tracked.batch = job->batch;
+      job->publish_seq = ++publish_seq_;
+      tracked.finished.push_back(std::move(job));
     }
   }
   changed_.notify_all();
@@ -295,11 +334,20 @@ void RegistryCore::put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob>* 
 std::size_t RegistryCore::remove_finished(const JobFilter& filter) {
   Released released;
   std::lock_guard lock(mutex_);
-  auto removed = std::stable_partition(finished_.begin(), finished_.end(),
-                                       [&](const JobPtr& job) { return !filter.matches(*job); });
-  released.jobs.assign(std::make_move_iterator(removed), std::make_move_iterator(finished_.end()));
+  if (filter.id) {
+    JobPtr job = find_locked(*filter.id);
+    if (job && job->published && filter.matches(*job)) {
+      std::erase(tracked_.at(job->batch.get()).finished, job);
+      released.jobs.push_back(std::move(job));
+    }
+  } else {
+    for_each_match(tracked_, filter, [&](Tracked& tracked) {
+      released.jobs.insert(released.jobs.end(), std::make_move_iterator(tracked.finished.begin()),
+                           std::make_move_iterator(tracked.finished.end()));
+      tracked.finished.clear();
+    });
+  }
   drop_locked(released.jobs, false, released.resume);
-  finished_.erase(removed, finished_.end());
   prune_batches_locked(released.batches);
   return released.jobs.size();
 }
@@ -319,8 +367,7 @@ JobPtr RegistryCore::find_locked(JobId id) const {
   return entry != nullptr ? *entry : nullptr;
 }
 
-void RegistryCore::drop_locked(std::span<const JobPtr> jobs, bool receive,
-                               std::vector<std::shared_ptr<BatchCore>>& resume) {
+void RegistryCore::drop_locked(std::span<const JobPtr> jobs, bool receive, BatchList& resume) {
   for_each_batch_run(jobs, [&](const std::shared_ptr<BatchCore>& batch, auto run) {
     for (const JobPtr& job : run) {
       auto at = find_entry(index_, job->id);
@@ -346,13 +393,16 @@ void RegistryCore::drop_locked(std::span<const JobPtr> jobs, bool receive,
   }
 }
 
-void RegistryCore::prune_batches_locked(std::vector<std::shared_ptr<BatchCore>>& released) {
-  auto gone = std::stable_partition(batches_.begin(), batches_.end(), [](const auto& batch) {
-    return !(batch->done() && batch->held.load() == 0);
-  });
-  released.insert(released.end(), std::make_move_iterator(gone),
-                  std::make_move_iterator(batches_.end()));
-  batches_.erase(gone, batches_.end());
+void RegistryCore::prune_batches_locked(BatchList& released) {
+  for (auto it = tracked_.begin(); it != tracked_.end();) {
+    const std::shared_ptr<BatchCore>& batch = it->second.batch;
+    if (batch->done() && batch->held.load() == 0) {
+      released.push_back(std::move(it->second.batch));
+      it = tracked_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 std::size_t RegistryCore::size() const {

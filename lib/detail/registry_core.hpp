@@ -1,23 +1,23 @@
-// The registry's shared core: every job by id, the finished ones waiting for a receiver, the
-// batches still tracked, and the two Asio executors (feeding inputs, watching deadlines).
+// The registry's shared core: every job by id, the finished ones waiting for a receiver (kept
+// per batch, so a receiver looks only at the batches it covers), the batches still tracked, and
+// the two Asio executors (feeding inputs, watching deadlines).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
-#include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
 #include "detail/batch_core.hpp"
+#include "detail/executor.hpp"
 #include "detail/job_record.hpp"
 
 namespace rsp::detail {
@@ -34,18 +34,13 @@ struct JobFilter {
   bool matches(const BatchCore& batch) const;
 };
 
-/// An io_context run by one thread of its own. The thread holds the io_context, so destroying
-/// the executor from one of its own handlers is safe.
-class Executor {
- public:
-  explicit Executor(const char* role);
-  ~Executor();
-  boost::asio::io_context& io() noexcept { return *io_; }
-
- private:
-  std::shared_ptr<boost::asio::io_context> io_;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
-  std::thread thread_;
+/// What a receiver with `keep` has looked at: jobs are published with increasing sequence
+/// numbers, so each look starts after the last one instead of from the start.
+struct KeepCursor {
+  std::uint64_t seen_through = 0;
+  // Handed over already: a job another receiver took and put back comes again with a later
+  // sequence number.
+  std::unordered_set<JobId> delivered;
 };
 
 class RegistryCore {
@@ -69,13 +64,14 @@ class RegistryCore {
   std::vector<std::shared_ptr<BatchCore>> batches(const JobFilter& filter) const;
 
   /// Waits until every matching job has finished, or (with `any`) a matching finished job not
-  /// in `skip` is there, or `until` passed. Returns whether every matching job had finished.
+  /// yet seen through `cursor` is there, or `until` passed. Returns whether every matching job
+  /// had finished.
   bool wait(const JobFilter& filter, bool any, std::chrono::steady_clock::time_point until,
-            const std::unordered_set<JobId>* skip);
+            const KeepCursor* cursor);
   /// Takes the finished matching jobs in id order. With `out`, their data is moved into it
   /// (copied, with keep); without, a job taken without keep is the caller's alone, data and
-  /// all. With keep, jobs in `delivered` are skipped and the others added to it.
-  std::vector<JobPtr> take(const JobFilter& filter, bool keep, std::unordered_set<JobId>* delivered,
+  /// all. With keep and a cursor, only jobs the cursor has not seen, which it then has.
+  std::vector<JobPtr> take(const JobFilter& filter, bool keep, KeepCursor* cursor,
                            std::vector<ReceivedJob>* out);
   /// Gives jobs taken without keep back, unreceived, with their data (from `data` if given).
   void put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob>* data = nullptr);
@@ -86,48 +82,62 @@ class RegistryCore {
   std::size_t size() const;
   std::optional<JobState> state(JobId id) const;
   JobId next_id() const;
-  /// For tests: the slots of the by-id index, held jobs and gaps alike.
-  std::size_t index_slots() const;
   std::chrono::steady_clock::time_point created_at() const noexcept { return created_at_; }
+  /// For tests: the entries of the by-id index, held jobs and gaps alike.
+  std::size_t index_slots() const;
 
  private:
+  /// A batch the registry tracks, and its finished jobs waiting for a receiver, in the order
+  /// they were published.
+  struct Tracked {
+    std::shared_ptr<BatchCore> batch;
+    std::vector<JobPtr> finished;
+  };
+  struct IndexEntry {
+    JobId id;
+    JobPtr job;  // null once received or cleared: a gap
+  };
+  /// A thread in wait(): publish wakes it when a job it covers finishes.
+  struct Waiter {
+    const JobFilter* filter;
+    bool idle;  // nothing to take yet; else it holds on for a group
+  };
+  using BatchList = std::vector<std::shared_ptr<BatchCore>>;
+
   bool scope_done_locked(const JobFilter& filter) const;
-  bool has_match_locked(const JobFilter& filter, const std::unordered_set<JobId>* skip) const;
-  /// Whether a matching batch's finished, unreceived jobs reach half its max_unreceived: a
-  /// receiver holding for a group stops holding then, before the feed pauses for it.
-  bool backlog_half_full_locked(const JobFilter& filter) const;
-  /// The entry of `id` in index_ (null once the job is received or cleared), or null if none.
+  /// Whether a matching finished job (after the cursor's, if any) is there.
+  bool has_match_locked(const JobFilter& filter, const KeepCursor* cursor) const;
+  /// Whether a matching batch's finished, unreceived jobs make a group, or reach half its
+  /// max_unreceived: a receiver holding for a group stops holding then.
+  bool group_ready_locked(const JobFilter& filter) const;
+  bool wakes_locked(const Waiter& waiter, const JobRecord& job, const Tracked& tracked) const;
+  /// Calls fn(tracked) for each tracked batch the filter covers.
+  template <class Fn>
+  void for_each_match_locked(const JobFilter& filter, Fn fn) const;
   const JobPtr* entry_locked(JobId id) const;
   JobPtr find_locked(JobId id) const;
   /// Whether `job` itself is held, by address (no shared_ptr copy).
   bool holds_locked(const JobRecord& job) const;
   /// Forgets finished jobs (marking them received first, with `receive`); adds a batch to
   /// `resume` when that ends its receiver's backpressure.
-  void drop_locked(std::span<const JobPtr> jobs, bool receive,
-                   std::vector<std::shared_ptr<BatchCore>>& resume);
+  void drop_locked(std::span<const JobPtr> jobs, bool receive, BatchList& resume);
   /// Moves batches that are done and hold no job into `released`, to be let go unlocked.
-  void prune_batches_locked(std::vector<std::shared_ptr<BatchCore>>& released);
+  void prune_batches_locked(BatchList& released);
 
   const std::chrono::steady_clock::time_point created_at_ = std::chrono::steady_clock::now();
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::size_t waiters_ = 0;
-  // Waiters with nothing to take: the next publish wakes them. The others hold for a group.
-  std::size_t idle_waiters_ = 0;
-  bool signalled_ = false;   // waiters were woken and have not looked yet: publish stays quiet
-  struct IndexEntry {
-    JobId id;
-    JobPtr job;  // null once received or cleared: a gap
-  };
+  std::vector<Waiter*> waiters_;
+  bool signalled_ = false;  // waiters were woken and have not looked yet: publish stays quiet
   JobId next_id_ = 1;
   std::vector<IndexEntry> index_;  // every held job by increasing id, and gaps
   std::size_t index_gaps_ = 0;
   std::size_t held_ = 0;
-  std::vector<JobPtr> finished_;  // finished and held, in the order they finished
-  std::vector<std::shared_ptr<BatchCore>> batches_;
+  std::uint64_t publish_seq_ = 0;  // JobRecord::publish_seq of the last job published
+  std::unordered_map<const BatchCore*, Tracked> tracked_;
   // Last: their threads stop before the state above goes away.
-  Executor feeder_{"feeder"};
-  Executor watcher_{"watcher"};
+  Executor feeder_;
+  Executor watcher_;
 };
 
 }  // namespace rsp::detail
