@@ -46,4 +46,15 @@ void ReceivedJob::throw_output_type_error(std::size_t position,
                         type_name(output[position].type()) + ", not " + type_name(wanted));
 }
 
+void detail::throw_not_completed(const ReceivedJob& job) {
+  std::string inputs = job.input_count <= 1
+                           ? "input " + std::to_string(job.input_index)
+                           : "inputs " + std::to_string(job.input_index) + ".." +
+                                 std::to_string(job.input_index + job.input_count - 1);
+  std::string message = "rsp::outputs_as: job " + std::to_string(job.id) + " '" + job.name + "' (" +
+                        inputs + ") ended " + std::string(to_string(job.state));
+  if (!job.errors.empty()) message += ": " + job.errors.back().message;
+  throw JobFailed(message);
+}
+
 }  // namespace rsp

@@ -428,3 +428,26 @@ TEST(InvokeParallel, OutputsAsWrongTypeThrowsNamingTheJob) {
   }
   EXPECT_THROW(rsp::outputs_as<int>(jobs), std::bad_any_cast);
 }
+
+// outputs_as refuses a job that did not complete: positions in the flattened vector would
+// otherwise shift silently (input 2 throwing used to give 0 10 30 40).
+TEST(InvokeParallel, OutputsAsThrowsNamingAJobThatDidNotComplete) {
+  auto jobs = rsp::invoke_parallel(std::views::iota(0, 5), [](int i) {
+    if (i == 2) throw std::runtime_error("no 2");
+    return i * 10;
+  });
+  ASSERT_EQ(jobs.size(), 5u);
+  ASSERT_EQ(jobs[2].state, rsp::JobState::Failed);
+  try {
+    (void)rsp::outputs_as<int>(jobs);
+    FAIL() << "outputs_as<int> skipped the failed job";
+  } catch (const rsp::JobFailed& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("job " + std::to_string(jobs[2].id)), std::string::npos) << what;
+    EXPECT_NE(what.find("input 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("Failed"), std::string::npos) << what;
+    EXPECT_NE(what.find("no 2"), std::string::npos) << what;
+  }
+  jobs.erase(jobs.begin() + 2);
+  EXPECT_EQ(rsp::outputs_as<int>(jobs), (std::vector<int>{0, 10, 30, 40}));
+}

@@ -13,8 +13,12 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
+#include <initializer_list>
 #include <memory>
+#include <optional>
 #include <ranges>
+#include <stop_token>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,12 +33,26 @@ namespace rsp {
 /// The fields keep this order (designated initializers depend on it); new fields go last.
 struct ParallelOptions {
   std::string name;
-  std::chrono::milliseconds timeout{0};  // per job; 0 = none
-  std::size_t slice_size = 1;            // inputs per job; 0 = automatic (about sqrt(n))
-  std::size_t max_running = 0;           // 0 = the machine's cores
-  bool show_progress = false;            // a progress bar on stderr, when it is a terminal
-  std::filesystem::path log_file;        // the CSV job log
-  std::shared_ptr<RunspacePool> pool;    // null: a pool of max_running runspaces for this call
+  std::chrono::milliseconds timeout{0};  // per job (parallel_map: per input); 0 = none
+  // Inputs per job; 0 = automatic (about sqrt(n)). Unset = the call's own default: 1 for
+  // invoke_parallel, automatic for parallel_map (whose outcomes stay per input whatever the
+  // slice, see parallel_map.hpp). `{.slice_size = 3}` reads as before.
+  std::optional<std::size_t> slice_size;
+  std::size_t max_running = 0;         // 0 = the machine's cores
+  bool show_progress = false;          // a progress bar on stderr, when it is a terminal
+  std::filesystem::path log_file;      // the CSV job log
+  std::shared_ptr<RunspacePool> pool;  // null: a pool of max_running runspaces for this call
+  // How long a stopped or timed-out job may ignore its stop before its runspace is abandoned,
+  // on the pool this call makes; the call returns within about this much after a stop or the
+  // last timeout. With `pool` given, that pool's own PoolOptions::stop_grace rules abandoning
+  // instead, and the call returns as soon as every job is marked finished (a stopped or
+  // timed-out job is marked at once), without waiting for threads that ignore their stop.
+  std::chrono::milliseconds stop_grace{1'000};
+  // Cancels the call: the batch stops being fed, jobs not started end Stopped, running ones are
+  // stopped (and interrupted). The call returns within about stop_grace with every input
+  // accounted for: inputs never made into jobs are reported Stopped too (for a sized range;
+  // inputs of a range of unknown size that were never read are not known, so not reported).
+  std::stop_token stop;
 };
 
 /// Throws std::invalid_argument naming the first option out of range and the value given.
@@ -43,29 +61,52 @@ void validate(const ParallelOptions& options);
 namespace detail {
 /// ParallelOptions::max_running with 0 resolved to the machine's cores, also on a given pool.
 std::size_t parallel_max_running(const ParallelOptions& options);
-/// The pool invoke_parallel runs on: options.pool, or a new one sized by max_running.
+/// The pool invoke_parallel runs on: options.pool, or a new one sized by max_running, with
+/// options.stop_grace.
 std::shared_ptr<RunspacePool> parallel_pool(const ParallelOptions& options);
+/// The JobOptions of the call's batch; an unset slice_size becomes `default_slice`.
+JobOptions parallel_job_options(const ParallelOptions& options, std::size_t default_slice);
 /// Receives every job of `batch` as it finishes (no time limit), with the log and progress bar
-/// the options ask for, and returns them in input order.
+/// the options ask for, handing each to `on_job` on the calling thread.
+void receive_batch_each(const JobBatch& batch, const ParallelOptions& options,
+                        const std::function<void(ReceivedJob&)>& on_job);
+/// receive_batch_each, collected and returned in input order.
 std::vector<ReceivedJob> receive_batch_in_order(const JobBatch& batch,
                                                 const ParallelOptions& options);
+/// After a cancelled call: adds a Stopped job (id 0, never created) for each run of inputs in
+/// [0, input_count) no job covered, `slice` inputs each, keeping `jobs` in input order.
+void account_for_unfed(std::vector<ReceivedJob>& jobs, std::optional<std::size_t> input_count,
+                       std::size_t slice, const std::string& name);
 }  // namespace detail
 
 /// Runs `script` over every input (see new_runspace_job for the forms a script may take) and
 /// returns every job, received and cleared, in input order. Failed and timed-out jobs are in the
-/// result with their state and errors; nothing is thrown for them.
+/// result with their state and errors; nothing is thrown for them. Once `options.stop` is
+/// requested the call returns within about options.stop_grace (see ParallelOptions::stop).
 template <std::ranges::input_range Range, class Script>
 std::vector<ReceivedJob> invoke_parallel(Range&& inputs, Script script,
                                          ParallelOptions options = {}) {
   validate(options);
+  std::optional<std::size_t> count;
+  if constexpr (std::ranges::sized_range<std::remove_reference_t<Range>>)
+    count = static_cast<std::size_t>(std::ranges::size(inputs));
+  std::vector<ReceivedJob> jobs;
+  if (options.stop.stop_requested()) {  // cancelled already: run nothing
+    std::size_t slice = detail::parallel_job_options(options, 1).slice_size;
+    detail::account_for_unfed(jobs, count, detail::resolve_slice_size(slice, count), options.name);
+    return jobs;
+  }
   std::shared_ptr<RunspacePool> pool = detail::parallel_pool(options);
-  JobBatch batch =
-      new_runspace_job(*pool, std::forward<Range>(inputs), std::move(script),
-                       JobOptions{.name = options.name,
-                                  .timeout = options.timeout,
-                                  .slice_size = options.slice_size,
-                                  .max_running = detail::parallel_max_running(options)});
-  return detail::receive_batch_in_order(batch, options);
+  JobBatch batch = new_runspace_job(*pool, std::forward<Range>(inputs), std::move(script),
+                                    detail::parallel_job_options(options, 1));
+  {
+    // Runs batch.stop() on the requesting thread (or here, if already requested).
+    std::stop_callback cancel(options.stop, [batch]() mutable { batch.stop(); });
+    jobs = detail::receive_batch_in_order(batch, options);
+  }
+  if (options.stop.stop_requested())
+    detail::account_for_unfed(jobs, count, batch.slice_size(), options.name);
+  return jobs;
 }
 
 template <class T, class Script>

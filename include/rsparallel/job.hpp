@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -58,6 +59,14 @@ class JobStopped : public std::runtime_error {
 
 /// Held by the error record of a job that ran past JobOptions::timeout.
 class JobTimedOut : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Something the caller asked to read as a success was not one: rsp::outputs_as over a job that
+/// did not complete, or rsp::Result::operator* of an input that did not complete. what() names
+/// the job or the input, its state and its last error.
+class JobFailed : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
@@ -111,6 +120,11 @@ struct ReceivedJob {
                                             const std::type_info& wanted) const;
 };
 
+namespace detail {
+/// Throws JobFailed for rsp::outputs_as: "job ID 'NAME' (inputs A..B) ended STATE: ERROR".
+[[noreturn]] void throw_not_completed(const ReceivedJob& job);
+}  // namespace detail
+
 /// Counts over the jobs a receive call covers, for a progress bar.
 struct Progress {
   std::size_t total = 0;  // jobs expected: known up front for sized input ranges, else created
@@ -126,10 +140,13 @@ struct Progress {
 };
 
 /// The Output of every job, flattened in the order given, as T (see ReceivedJob::output_as).
+/// A job that did not complete (Failed, Stopped, TimedOut, or not finished) throws JobFailed
+/// naming the job and its inputs, so that positions in the result never shift silently.
 template <class T>
 std::vector<T> outputs_as(const std::vector<ReceivedJob>& jobs) {
   std::vector<T> values;
   for (const ReceivedJob& job : jobs) {
+    if (job.state != JobState::Completed) detail::throw_not_completed(job);
     std::vector<T> part = job.output_as<T>();
     values.insert(values.end(), std::make_move_iterator(part.begin()),
                   std::make_move_iterator(part.end()));

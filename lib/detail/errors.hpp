@@ -1,12 +1,5 @@
-// Turning whatever a job threw into an error record.
+// Turning whatever a job threw into an error record. Declared in the public detail header, which
+// parallel_map's per-input wrapper also uses.
 #pragma once
 
-#include "rsparallel/job.hpp"
-
-namespace rsp::detail {
-
-/// Describes the exception being handled: message, readable type name and the exception itself.
-/// Call only inside a catch block.
-ErrorRecord describe_current_exception();
-
-}  // namespace rsp::detail
+#include "rsparallel/detail/describe_exception.hpp"

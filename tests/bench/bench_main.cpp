@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "workloads.hpp"
 
 namespace rsbench {
 
@@ -145,6 +146,12 @@ int print_summary(const Recorder& r, std::ostream& out) {
   Value rss_eager = c("PeakRss/EagerRecords", "peak_MiB");
   Value rss_asio = c("PeakRss/AsioPackagedTask", "peak_MiB");
   Value rss_empty = c("PeakRss/EmptyProcess", "peak_MiB");
+  Value map = c("TypedResults/ParallelMap", "ns_per_input");
+  Value rss_map = c("PeakRss/ParallelMap", "peak_MiB");
+  // parallel_map's peak RSS growth beyond the floor, less its own result vector.
+  const double result_mib =
+      static_cast<double>(parallel_map_result_bytes(config().inputs)) / (1024.0 * 1024.0);
+  Value map_growth = rss_map && rss_empty ? Value(*rss_map - *rss_empty - result_mib) : Value();
   auto at_most = [](double limit) { return [limit](double v) { return v <= limit; }; };
   auto at_least = [](double limit) { return [limit](double v) { return v >= limit; }; };
 
@@ -226,6 +233,17 @@ int print_summary(const Recorder& r, std::ostream& out) {
        "",
        {},
        {}},
+      {"8", "parallel_map, default options, ns/input: vs asio post(packaged_task)+future",
+       show(map, " ns", 2), show(asio, " ns"), divide(map, asio), "<= 0.10x", at_most(0.1),
+       divide(map, asio)},
+      {"8", "parallel_map, default options, ns/input: vs oneTBB task_group into a vector",
+       show(map, " ns", 2), show(tbb, " ns"), divide(map, tbb), "<= 1.00x", at_most(1.0),
+       divide(map, tbb)},
+      {"8",
+       "parallel_map peak RSS growth beyond the floor and its " + show(result_mib, " MiB") +
+           " result vector",
+       show(map_growth, " MiB"), show(rss_map, " MiB"), std::nullopt, "<= 16 MiB", at_most(16.0),
+       map_growth},
       {"7",
        "peak RSS: streamed vs an empty process (the floor)",
        show(rss, " MiB"),

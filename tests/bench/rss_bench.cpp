@@ -37,6 +37,8 @@ int rss_child_main(const std::string& mode, std::size_t inputs) {
   Outcome outcome;
   if (mode == "rsparallel") {
     outcome = rsparallel_stream(inputs, 0ms);
+  } else if (mode == "parallel_map") {
+    outcome = rsparallel_parallel_map(inputs);
   } else if (mode == "eager") {
     outcome = eager_records(inputs);
   } else if (mode == "asio_futures") {
@@ -234,6 +236,9 @@ class PeakRss : public benchmark::Fixture {
 BENCHMARK_DEFINE_F(PeakRss, Rsparallel)(benchmark::State& state) {
   measure(state, "rsparallel", config().inputs);
 }
+BENCHMARK_DEFINE_F(PeakRss, ParallelMap)(benchmark::State& state) {
+  measure(state, "parallel_map", config().inputs);
+}
 BENCHMARK_DEFINE_F(PeakRss, EagerRecords)(benchmark::State& state) {
   measure(state, "eager", config().inputs);
 }
@@ -250,6 +255,10 @@ BENCHMARK_REGISTER_F(PeakRss, EmptyProcess)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_REGISTER_F(PeakRss, Rsparallel)
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_REGISTER_F(PeakRss, ParallelMap)
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

@@ -50,6 +50,30 @@ void expect(Outcome& outcome, std::uint64_t sum, std::size_t jobs, std::size_t i
 
 }  // namespace
 
+Outcome rsparallel_parallel_map(std::size_t n) {
+  Outcome outcome;
+  std::vector<rsp::Result<std::size_t>> results =
+      rsp::parallel_map(std::views::iota(std::size_t{0}, n), trivial_job);
+  for (const rsp::Result<std::size_t>& result : results) {
+    if (!result.ok()) {
+      if (outcome.error.empty()) {
+        outcome.error = "input " + std::to_string(result.input_index) + " ended " +
+                        std::string(rsp::to_string(result.state));
+      }
+      continue;
+    }
+    outcome.sum += *result.value;
+    ++outcome.items;
+  }
+  outcome.jobs = outcome.items;
+  expect(outcome, trivial_sum(n), n, n);
+  return outcome;
+}
+
+std::size_t parallel_map_result_bytes(std::size_t n) {
+  return n * sizeof(rsp::Result<std::size_t>);
+}
+
 Outcome rsparallel_stream(std::size_t n, std::chrono::milliseconds timeout) {
   Outcome outcome;
   auto pool = rsp::new_runspace_pool({.min_runspaces = 2, .max_runspaces = 2});

@@ -41,6 +41,14 @@ Outcome rsparallel_auto_slices(std::size_t n);
 /// boost::asio::thread_pool(2), one post per input adding it to an atomic, then join.
 Outcome asio_bare_post(std::size_t n);
 
+// ---- typed results (case 8) ----------------------------------------------------------------
+
+/// rsp::parallel_map over iota(0, n) with default options (automatic slices, a pool of the
+/// machine's cores), trivial_job per input; every Result checked and summed.
+Outcome rsparallel_parallel_map(std::size_t n);
+/// Bytes of the vector parallel_map returns for n inputs (n * sizeof(rsp::Result<size_t>)).
+std::size_t parallel_map_result_bytes(std::size_t n);
+
 // ---- CPU-bound (case 5) --------------------------------------------------------------------
 
 /// `jobs` jobs of spin(iterations) on a pool of min = max = `runspaces`, streaming receive.
