@@ -130,7 +130,7 @@ case_log() {
   seq 7 | "$run" -j 3 --log jobs.csv -- sh -c 'exit $(( $1 == 4 ))' sh 2>/dev/null
   (($? == 1)) || fail "one failing job: want status 1"
   log=$(tr -d '\r' <jobs.csv)
-  [[ $(head -1 <<<"$log") == "id,name,state,input_index,queued,started,finished,duration_ms,had_errors,errors,warnings" ]] ||
+  [[ $(head -1 <<<"$log") == "id,name,state,input_index,queued,started,finished,duration_ms,had_errors,errors,warnings,run" ]] ||
     fail "log header: $(head -1 <<<"$log")"
   [[ $(wc -l <<<"$log") == 8 ]] || fail "want a header and 7 rows:"$'\n'"$log"
   [[ $(grep -c ',run,Completed,' <<<"$log") == 6 ]] || fail "want 6 Completed rows:"$'\n'"$log"
