@@ -172,5 +172,13 @@ case_starts_before_input_ends() {
     fail "the first job did not run until the second line of input arrived"
 }
 
+# Input with CRLF line ends (a file from Windows) gives the same inputs as LF: no stray '\r'
+# reaches the command. Empty lines are inputs too.
+case_crlf_input() {
+  local out
+  out=$(printf 'a\r\n\r\nb c\r\nlast' | "$run" --keep-order -- printf '[%s]\n') || fail "status $?"
+  [[ "$out" == $'[a]\n[]\n[b c]\n[last]' ]] || fail "want [a] [] [b c] [last], got:"$'\n'"$(cat -A <<<"$out")"
+}
+
 "case_$2"
 echo "rsparallel_run $2: ok"
