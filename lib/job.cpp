@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <ostream>
 #include <string>
 
 namespace rsp {
@@ -24,6 +25,11 @@ std::string_view to_string(JobState state) noexcept {
       return "TimedOut";
   }
   return "Unknown";
+}
+
+std::ostream& operator<<(std::ostream& out, JobState state) {
+  // As for a string: the stream's width and fill apply to the whole name.
+  return out << to_string(state);
 }
 
 std::string type_name(const std::type_info& type) {

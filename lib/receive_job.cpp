@@ -32,7 +32,8 @@ class ReceiveCall {
         filter_(filter),
         options_(options),
         start_(Clock::now()),
-        streaming_(streaming && !options.keep && !filter.id) {
+        streaming_(streaming && !options.keep && !filter.id),
+        last_report_(start_) {
     validate(options);
     deadline_ = options.timeout.count() == 0 ? Clock::time_point::max()
                                              : deadline_after(start_, options.timeout);
@@ -63,20 +64,33 @@ class ReceiveCall {
 
   bool expired() const { return Clock::now() >= deadline_; }
 
-  /// When to wake next: the deadline, or sooner to report progress.
+  /// When to wake next: the deadline, or sooner when a progress report is due.
   Clock::time_point next_wake() const {
     if (!options_.on_progress) return deadline_;
-    return std::min(deadline_, Clock::now() + kProgressInterval);
+    return std::min(deadline_, last_report_ + kProgressInterval);
   }
 
+  /// Calls on_progress if kProgressInterval passed since the call began or last reported: a
+  /// stream of small jobs must not call it on every hand-over.
+  void report_progress_if_due() {
+    if (options_.on_progress && Clock::now() >= last_report_ + kProgressInterval) {
+      report_progress();
+    }
+  }
+
+  /// Calls on_progress now (at the end of the call).
   void report_progress() {
     if (!options_.on_progress) return;
+    last_report_ = Clock::now();
     note_batches();
     Progress progress;
     for (const auto& batch : batches_) accumulate(progress, batch->progress());
     progress.elapsed = Clock::now() - start_;
     options_.on_progress(progress);
   }
+
+  /// The job's log row, in this call's run.
+  std::string row(const ReceivedJob& job) const { return csv_row(job, log_->run()); }
 
   void log(const std::vector<std::string>& rows) {
     if (log_) log_->append(rows);
@@ -96,6 +110,7 @@ class ReceiveCall {
   Clock::time_point start_;
   Clock::time_point deadline_;
   const bool streaming_;
+  Clock::time_point last_report_;
   std::optional<JobLog> log_;
   std::vector<std::shared_ptr<BatchCore>> batches_;
 };
@@ -103,19 +118,25 @@ class ReceiveCall {
 }  // namespace
 
 std::vector<ReceivedJob> receive_all(RegistryCore& registry, const JobFilter& filter,
-                                     const ReceiveOptions& options) {
+                                     const ReceiveOptions& options, bool* complete) {
   ReceiveCall call(registry, filter, options, false);
+  bool all_finished = false;
   if (options.wait) {
-    while (!registry.wait(filter, false, call.next_wake(), nullptr) && !call.expired()) {
-      call.report_progress();
+    while (!(all_finished = registry.wait(filter, false, call.next_wake(), nullptr)) &&
+           !call.expired()) {
+      call.report_progress_if_due();
     }
+  } else if (complete != nullptr) {
+    all_finished = registry.wait(filter, false, Clock::now(), nullptr);  // a look, no wait
   }
+  // Looked at before the take: a job finishing in between makes a false "not complete" at
+  // worst, never a "complete" with a job left behind.
   std::vector<ReceivedJob> jobs;
   std::vector<JobPtr> taken = registry.take(filter, options.keep, nullptr, &jobs);
   if (call.logging()) {
     std::vector<std::string> rows;
     rows.reserve(jobs.size());
-    for (const ReceivedJob& job : jobs) rows.push_back(csv_row(job));
+    for (const ReceivedJob& job : jobs) rows.push_back(call.row(job));
     try {
       call.log(rows);
     } catch (...) {
@@ -131,19 +152,21 @@ std::vector<ReceivedJob> receive_all(RegistryCore& registry, const JobFilter& fi
     if (!options.keep) registry.put_back(std::move(taken), &jobs);
     throw;
   }
+  if (complete != nullptr) *complete = all_finished;
   return jobs;
 }
 
-std::size_t receive_each(RegistryCore& registry, const JobFilter& filter,
-                         const ReceiveOptions& options, const ReceiveCallback& on_job) {
+ReceiveResult receive_each(RegistryCore& registry, const JobFilter& filter,
+                           const ReceiveOptions& options, const ReceiveCallback& on_job) {
   if (!on_job) throw std::invalid_argument("rsp::receive_runspace_job: the callback is empty");
   ReceiveCall call(registry, filter, options, true);
   KeepCursor delivered;  // with keep: the jobs this call already handed over
   KeepCursor* skip = options.keep ? &delivered : nullptr;
   std::size_t handed_over = 0;
+  bool all_finished = false;
   for (;;) {
     call.note_batches();
-    bool all_finished = registry.wait(filter, true, call.next_wake(), skip);
+    all_finished = registry.wait(filter, true, call.next_wake(), skip);
     // Without keep the taken jobs are this call's alone, and the callback gets their data in
     // place; with keep it gets copies, since other receivers may take the same jobs.
     std::vector<ReceivedJob> copies;
@@ -153,7 +176,7 @@ std::size_t receive_each(RegistryCore& registry, const JobFilter& filter,
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       ReceivedJob& job = options.keep ? copies[i] : jobs[i]->data;
       // The row is made first: the callback may move the job's data away.
-      if (call.logging()) rows.push_back(csv_row(job));
+      if (call.logging()) rows.push_back(call.row(job));
       try {
         on_job(job);
       } catch (...) {
@@ -175,10 +198,11 @@ std::size_t receive_each(RegistryCore& registry, const JobFilter& filter,
       ++handed_over;
     }
     call.log(rows);
-    call.report_progress();
     if (all_finished || call.expired()) break;
+    call.report_progress_if_due();
   }
-  return handed_over;
+  call.report_progress();
+  return ReceiveResult{.received = handed_over, .complete = all_finished};
 }
 
 }  // namespace detail
@@ -210,14 +234,40 @@ std::vector<ReceivedJob> receive_runspace_job(JobRegistry& registry, ReceiveOpti
   return detail::receive_all(*core, filter_for(options, nullptr), options);
 }
 
-std::size_t receive_runspace_job(RunspacePool& pool, ReceiveOptions options,
-                                 ReceiveCallback on_job) {
+std::vector<ReceivedJob> receive_runspace_job(RunspacePool& pool, ReceiveOptions options,
+                                              ReceiveResult& result) {
+  std::shared_ptr<detail::RegistryCore> registry = pool.core()->shared_registry();
+  bool complete = false;
+  std::vector<ReceivedJob> jobs =
+      detail::receive_all(*registry, filter_for(options, pool.core().get()), options, &complete);
+  result = ReceiveResult{.received = jobs.size(), .complete = complete};
+  return jobs;
+}
+
+std::vector<ReceivedJob> receive_runspace_job(const std::shared_ptr<RunspacePool>& pool,
+                                              ReceiveOptions options, ReceiveResult& result) {
+  if (!pool) throw std::invalid_argument("rsp::receive_runspace_job: pool is null");
+  return receive_runspace_job(*pool, std::move(options), result);
+}
+
+std::vector<ReceivedJob> receive_runspace_job(JobRegistry& registry, ReceiveOptions options,
+                                              ReceiveResult& result) {
+  std::shared_ptr<detail::RegistryCore> core = registry.core();
+  bool complete = false;
+  std::vector<ReceivedJob> jobs =
+      detail::receive_all(*core, filter_for(options, nullptr), options, &complete);
+  result = ReceiveResult{.received = jobs.size(), .complete = complete};
+  return jobs;
+}
+
+ReceiveResult receive_runspace_job(RunspacePool& pool, ReceiveOptions options,
+                                   ReceiveCallback on_job) {
   std::shared_ptr<detail::RegistryCore> registry = pool.core()->shared_registry();
   return detail::receive_each(*registry, filter_for(options, pool.core().get()), options, on_job);
 }
 
-std::size_t receive_runspace_job(JobRegistry& registry, ReceiveOptions options,
-                                 ReceiveCallback on_job) {
+ReceiveResult receive_runspace_job(JobRegistry& registry, ReceiveOptions options,
+                                   ReceiveCallback on_job) {
   std::shared_ptr<detail::RegistryCore> core = registry.core();
   return detail::receive_each(*core, filter_for(options, nullptr), options, on_job);
 }

@@ -5,10 +5,11 @@
 // receive_runspace_job (output in input order with --keep-order), the CSV job log and the
 // progress bar.
 //
-// Each line of stdin is one input; the command after `--` runs once per input, directly with
-// posix_spawnp (no shell). "{}" in an argument is replaced by the input, else the input is
-// appended as the last argument. Each job's stdout is printed as one block, never interleaved
-// with another job's; the child's stderr is printed to our stderr the same way.
+// Each line of stdin (read lazily by rsp::lines, CRLF or LF) is one input; the command after `--`
+// runs once per input, directly with posix_spawnp (no shell). "{}" in an argument is replaced by
+// the input, else the input is appended as the last argument. Each job's stdout is printed as one
+// block, never interleaved with another job's; the child's stderr is printed to our stderr the same
+// way.
 //
 //   seq 50 | rsparallel-run -j 8 --keep-order -- sh -c 'sleep 0.0$(( $1 % 5 )); echo $1' sh
 //   ls *.log | rsparallel-run --timeout 5s --log jobs.csv -- gzip -9 {}
@@ -37,7 +38,6 @@
 #include "duration.hpp"
 #include "run/child.hpp"
 #include "run/command.hpp"
-#include "run/line_range.hpp"
 
 namespace po = boost::program_options;
 using namespace std::chrono_literals;
@@ -195,14 +195,14 @@ int run(const Settings& s) {
   samples::forward_termination_signals();
   auto pool = rsp::new_runspace_pool(
       {.min_runspaces = 1, .max_runspaces = s.max_running, .stop_grace = kKillGrace + 1500ms});
-  rsp::new_runspace_job(*pool, samples::LineRange(std::cin), RunCommands{&s.command},
+  rsp::new_runspace_job(*pool, rsp::lines(std::cin), RunCommands{&s.command},
                         {.name = "run",
                          .timeout = s.timeout,
                          .slice_size = s.slice_size,
                          .max_running = s.max_running});
   std::unique_ptr<rsp::ProgressBar> bar = s.progress ? rsp::ProgressBar::for_stderr() : nullptr;
   Printer printer(s.keep_order, bar.get());
-  rsp::ReceiveOptions receive{.timeout = 0ms, .log_file = s.log};
+  rsp::ReceiveOptions receive{.log_file = s.log};  // no time limit: every job is received
   if (bar) receive.on_progress = [&](const rsp::Progress& p) { bar->update(p); };
   rsp::receive_runspace_job(*pool, receive, [&](rsp::ReceivedJob& job) { printer.receive(job); });
   printer.finish();

@@ -256,13 +256,10 @@ std::string random_field(std::mt19937& rng) {
   return text;
 }
 
-std::string joined(const std::vector<std::string>& lines) {
-  std::string text;
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    if (i != 0) text += '\n';
-    text += lines[i];
-  }
-  return text;
+// The messages of an errors or warnings field: the field is itself one CSV record, empty for none.
+std::vector<std::string> list_of(const std::string& field) {
+  if (field.empty()) return {};
+  return parse_record(field + "\r\n");
 }
 
 }  // namespace
@@ -373,8 +370,8 @@ TEST(Fuzz, CsvFieldRoundTripsThroughAnRfc4180Parser) {
   EXPECT_EQ(failures, 0) << "seed " << seed;
 }
 
-// The errors and warnings columns join the texts with LF; an empty text is a line like any other,
-// so ["", "boom"] must not read back as "boom" (one error) in the log.
+// The errors and warnings columns hold their texts as one CSV record each; an empty text is a field
+// like any other, so ["", "boom"] must not read back as "boom" (one error) in the log.
 TEST(Fuzz, CsvRowKeepsEmptyMessages) {
   rsp::ReceivedJob job;
   job.id = 7;
@@ -382,13 +379,17 @@ TEST(Fuzz, CsvRowKeepsEmptyMessages) {
   job.state = rsp::JobState::Completed;
   job.errors = {rsp::ErrorRecord{.message = ""}, rsp::ErrorRecord{.message = "boom"}};
   job.warnings = {"", "", "careful"};
-  std::vector<std::string> fields = parse_record(rsp::detail::csv_row(job));
-  ASSERT_EQ(fields.size(), 11u);
-  EXPECT_EQ(fields[9], "\nboom");
-  EXPECT_EQ(fields[10], "\n\ncareful");
+  std::vector<std::string> fields = parse_record(rsp::detail::csv_row(job, "r"));
+  ASSERT_EQ(fields.size(), 12u);
+  EXPECT_EQ(list_of(fields[9]), (std::vector<std::string>{"", "boom"}));
+  EXPECT_EQ(list_of(fields[10]), (std::vector<std::string>{"", "", "careful"}));
+  job.errors = {rsp::ErrorRecord{.message = ""}};
+  fields = parse_record(rsp::detail::csv_row(job, "r"));
+  ASSERT_EQ(fields.size(), 12u);
+  EXPECT_EQ(list_of(fields[9]), std::vector<std::string>{""});
 }
 
-TEST(Fuzz, CsvRowOfRandomJobsHasElevenFields) {
+TEST(Fuzz, CsvRowOfRandomJobsHasTwelveFields) {
   const std::uint32_t seed = fuzz_seed();
   std::cout << "[ fuzz seed ] " << seed << " (replay with RSPARALLEL_FUZZ_SEED=" << seed << ")\n";
   std::mt19937 rng(seed);
@@ -417,11 +418,11 @@ TEST(Fuzz, CsvRowOfRandomJobsHasElevenFields) {
     for (std::size_t n = rng() % 4; n > 0; --n) warnings.push_back("w" + random_field(rng));
     job.warnings = warnings;
 
-    std::string row = rsp::detail::csv_row(job);
+    std::string row = rsp::detail::csv_row(job, "run-" + std::to_string(i));
     std::string problem;
     try {
       std::vector<std::string> fields = parse_record(row);
-      if (fields.size() != 11) {
+      if (fields.size() != 12) {
         problem = std::to_string(fields.size()) + " fields";
       } else if (fields[0] != std::to_string(job.id)) {
         problem = "id '" + fields[0] + "'";
@@ -433,10 +434,12 @@ TEST(Fuzz, CsvRowOfRandomJobsHasElevenFields) {
         problem = "input_index '" + fields[3] + "'";
       } else if (fields[8] != (job.errors.empty() ? "false" : "true")) {
         problem = "had_errors '" + fields[8] + "'";
-      } else if (fields[9] != joined(messages)) {
+      } else if (list_of(fields[9]) != messages) {
         problem = "errors '" + printable(fields[9]) + "'";
-      } else if (fields[10] != joined(warnings)) {
+      } else if (list_of(fields[10]) != warnings) {
         problem = "warnings '" + printable(fields[10]) + "'";
+      } else if (fields[11] != "run-" + std::to_string(i)) {
+        problem = "run '" + fields[11] + "'";
       }
     } catch (const CsvError& e) {
       problem = std::string("not RFC 4180: ") + e.what();

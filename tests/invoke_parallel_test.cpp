@@ -362,7 +362,7 @@ TEST(InvokeParallel, LogFileHasOneRowPerJob) {
   std::set<rsp::JobId> logged;
   for (std::size_t i = 1; i < lines.size(); ++i) {
     std::vector<std::string> fields = split(lines[i], ",");
-    ASSERT_EQ(fields.size(), 11u) << lines[i];
+    ASSERT_EQ(fields.size(), 12u) << lines[i];  // API.md's eleven columns, then run
     logged.insert(std::stoull(fields[0]));
     EXPECT_EQ(fields[1], "logged");
     EXPECT_EQ(fields[2], "Completed");

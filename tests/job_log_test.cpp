@@ -89,7 +89,7 @@ std::vector<Record> parse_csv(std::string_view text) {
 
 const Record kHeader = {"id",         "name",    "state",    "input_index",
                         "queued",     "started", "finished", "duration_ms",
-                        "had_errors", "errors",  "warnings"};
+                        "had_errors", "errors",  "warnings", "run"};
 
 enum Column {
   kId,
@@ -102,8 +102,17 @@ enum Column {
   kDurationMs,
   kHadErrors,
   kErrors,
-  kWarnings
+  kWarnings,
+  kRun
 };
+
+/// The messages of an errors or warnings field: the field is itself one CSV record (empty: none).
+Record messages_of(const std::string& field) {
+  if (field.empty()) return {};
+  std::vector<Record> records = parse_csv(field + "\r\n");
+  if (records.size() != 1) throw CsvError("not one record: " + field);
+  return records[0];
+}
 
 /// A file path of its own in the temp dir, removed at the end of the test.
 class TempPath {
@@ -163,7 +172,7 @@ TEST(JobLog, HeaderColumnsExactly) {
   EXPECT_TRUE(header.ends_with("\r\n"));
   EXPECT_EQ(header,
             "id,name,state,input_index,queued,started,finished,duration_ms,had_errors,"
-            "errors,warnings\r\n");
+            "errors,warnings,run\r\n");
   EXPECT_EQ(parse_csv(header), std::vector<Record>{kHeader});
 }
 
@@ -179,7 +188,8 @@ TEST(JobLog, CsvFieldQuotesOnlyWhenNeeded) {
 }
 
 // Name, errors and warnings with commas, quotes, CR, LF and CRLF come back exactly; several errors
-// (and warnings) are joined with '\n'.
+// (and warnings) stay apart, one CSV field each inside their column, so that a message with a line
+// break is not taken for two, nor two for one.
 TEST(JobLog, RowWithSpecialCharactersRoundTrips) {
   rsp::ReceivedJob job;
   job.id = 42;
@@ -193,7 +203,7 @@ TEST(JobLog, RowWithSpecialCharactersRoundTrips) {
   job.errors = {error("first, \"bad\"\r\nthing"), error("second\nline"), error("")};
   job.warnings = {"warn,1", "\"w2\"", "cr\r"};
 
-  std::vector<Record> records = parse_csv(rsp::detail::csv_row(job));
+  std::vector<Record> records = parse_csv(rsp::detail::csv_row(job, "run 1"));
   ASSERT_EQ(records.size(), 1u);
   const Record& row = records[0];
   ASSERT_EQ(row.size(), kHeader.size());
@@ -206,8 +216,31 @@ TEST(JobLog, RowWithSpecialCharactersRoundTrips) {
   EXPECT_EQ(row[kFinished], "2026-11-21T21:47:32.357Z");
   EXPECT_NEAR(std::stod(row[kDurationMs]), 1234.567, 0.01) << row[kDurationMs];
   EXPECT_EQ(row[kHadErrors], "true");
-  EXPECT_EQ(row[kErrors], "first, \"bad\"\r\nthing\nsecond\nline\n");
-  EXPECT_EQ(row[kWarnings], "warn,1\n\"w2\"\ncr\r");
+  EXPECT_EQ(messages_of(row[kErrors]), (Record{"first, \"bad\"\r\nthing", "second\nline", ""}));
+  EXPECT_EQ(messages_of(row[kWarnings]), (Record{"warn,1", "\"w2\"", "cr\r"}));
+  EXPECT_EQ(row[kRun], "run 1");
+}
+
+// The inner record: a plain message stays plain, so a single ordinary error reads as itself.
+TEST(JobLog, CsvListOfMessages) {
+  using rsp::detail::csv_list;
+  EXPECT_EQ(csv_list({}), "");
+  EXPECT_EQ(csv_list({"timed out after 50 ms"}), "timed out after 50 ms");
+  EXPECT_EQ(csv_list({"a", "b"}), "a,b");
+  EXPECT_EQ(csv_list({"a,b"}), "\"a,b\"");
+  EXPECT_EQ(csv_list({"two\nlines"}), "\"two\nlines\"");
+  EXPECT_EQ(csv_list({""}), "\"\"");  // one empty message is not none
+  EXPECT_EQ(csv_list({"", ""}), "\"\",\"\"");
+}
+
+TEST(JobLog, RunIdsAreUniqueAndReadable) {
+  std::string first = rsp::detail::new_run_id();
+  std::string second = rsp::detail::new_run_id();
+  EXPECT_NE(first, second);
+  const std::regex form(R"(\d{8}T\d{6}\.\d{3}Z-\d+-\d+)");
+  EXPECT_TRUE(std::regex_match(first, form)) << first;
+  EXPECT_EQ(rsp::detail::csv_field(first), first);  // never needs quoting
+  EXPECT_NE(first.find("-" + std::to_string(::getpid()) + "-"), std::string::npos) << first;
 }
 
 TEST(JobLog, RowWithoutErrors) {
@@ -216,7 +249,7 @@ TEST(JobLog, RowWithoutErrors) {
   job.name = "plain";
   job.state = rsp::JobState::Completed;
   job.started = job.queued = job.finished = utc(2024, 2, 29, 0ns);
-  std::vector<Record> records = parse_csv(rsp::detail::csv_row(job));
+  std::vector<Record> records = parse_csv(rsp::detail::csv_row(job, "r"));
   ASSERT_EQ(records.size(), 1u);
   ASSERT_EQ(records[0].size(), kHeader.size());
   EXPECT_EQ(records[0][kName], "plain");
@@ -243,7 +276,7 @@ TEST(JobLog, NeverStartedJobHasEmptyStarted) {
   job.id = 9;
   job.state = rsp::JobState::Stopped;
   job.queued = job.finished = utc(2026, 1, 1, 1s);
-  std::vector<Record> records = parse_csv(rsp::detail::csv_row(job));
+  std::vector<Record> records = parse_csv(rsp::detail::csv_row(job, "r"));
   ASSERT_EQ(records.size(), 1u);
   ASSERT_EQ(records[0].size(), kHeader.size());
   EXPECT_EQ(records[0][kState], "Stopped");
@@ -310,7 +343,7 @@ TEST(JobLog, HeaderWrittenOnceWhenAppendingInSeveralCalls) {
   for (rsp::JobId id = 1; id <= 4; ++id) {
     job.id = id;
     job.name = "job \"" + std::to_string(id) + "\",\r\n";
-    rows.push_back(rsp::detail::csv_row(job));
+    rows.push_back(rsp::detail::csv_row(job, "r"));
   }
   {
     rsp::detail::JobLog first(log.path());
@@ -351,16 +384,70 @@ TEST(JobLog, ReceiveCallsAppendToOneLogWithOneHeader) {
   ASSERT_EQ(records.size(), 13u);
   EXPECT_EQ(records[0], kHeader);
   std::set<std::string> logged_ids;
+  std::set<std::string> runs;
   for (std::size_t r = 1; r < records.size(); ++r) {
     const Record& row = records[r];
     ASSERT_EQ(row.size(), kHeader.size());
     EXPECT_NE(row, kHeader);
     logged_ids.insert(row[kId]);
+    runs.insert(row[kRun]);
     std::size_t index = std::stoul(row[kInputIndex]);
-    EXPECT_EQ(row[kWarnings], index % 2 == 1 ? "odd, \"" + std::to_string(index) + "\"\r\n" : "");
+    EXPECT_EQ(messages_of(row[kWarnings]),
+              index % 2 == 1 ? Record{"odd, \"" + std::to_string(index) + "\"\r\n"} : Record{});
     EXPECT_EQ(row[kHadErrors], "false");
   }
   EXPECT_EQ(logged_ids, expected_ids);
+  EXPECT_EQ(runs.size(), 3u) << "one run per receive call";
+}
+
+// Two invoke_parallel calls appending to one log: each call's ids start at 1 again (a new pool and
+// registry), and the run column tells the calls apart, so (run, id) is unique.
+TEST(JobLog, AppendedRunsAreToldApart) {
+  TempPath log("two_runs");
+  for (int call = 0; call < 2; ++call) {
+    auto jobs = rsp::invoke_parallel(std::views::iota(0, 5), [](int i) { return i; },
+                                     {.max_running = 2, .log_file = log.path()});
+    ASSERT_EQ(jobs.size(), 5u);
+  }
+  std::vector<Record> records = parse_csv(read_file(log.path()));
+  ASSERT_EQ(records.size(), 11u);
+  EXPECT_EQ(records[0], kHeader);
+  std::map<std::string, std::set<std::string>> ids_by_run;
+  for (std::size_t r = 1; r < records.size(); ++r) {
+    ASSERT_EQ(records[r].size(), kHeader.size());
+    EXPECT_FALSE(records[r][kRun].empty());
+    EXPECT_TRUE(ids_by_run[records[r][kRun]].insert(records[r][kId]).second)
+        << "run " << records[r][kRun] << " has id " << records[r][kId] << " twice";
+  }
+  ASSERT_EQ(ids_by_run.size(), 2u);
+  for (const auto& [run, ids] : ids_by_run) {
+    EXPECT_EQ(ids, (std::set<std::string>{"1", "2", "3", "4", "5"})) << run;
+  }
+}
+
+// Through the real API: a job's several errors (one of them two lines long) and warnings come back
+// from the log as the same messages, in order.
+TEST(JobLog, SeveralErrorsStayApart) {
+  TempPath log("several_errors");
+  auto pool = rsp::new_runspace_pool({.max_runspaces = 1});
+  rsp::new_runspace_job(*pool, std::views::iota(0, 1), [](int, rsp::JobContext& ctx) {
+    ctx.write_error("first line\nsecond line of the first error");
+    ctx.write_error("second error");
+    ctx.write_warning("");
+    ctx.write_warning("a, b");
+    throw std::runtime_error("third, thrown");
+  });
+  auto jobs = rsp::receive_runspace_job(
+      *pool, {.wait = true, .timeout = scaled(10s), .log_file = log.path()});
+  ASSERT_EQ(jobs.size(), 1u);
+  std::vector<Record> records = parse_csv(read_file(log.path()));
+  ASSERT_EQ(records.size(), 2u);
+  const Record& row = records[1];
+  ASSERT_EQ(row.size(), kHeader.size());
+  EXPECT_EQ(row[kState], "Failed");
+  EXPECT_EQ(messages_of(row[kErrors]), (Record{"first line\nsecond line of the first error",
+                                               "second error", "third, thrown"}));
+  EXPECT_EQ(messages_of(row[kWarnings]), (Record{"", "a, b"}));
 }
 
 // Two threads streaming-receive from the same pool into the same file at once: one header and
@@ -425,7 +512,8 @@ TEST(JobLog, TwoThreadsReceivingIntoOneFile) {
     EXPECT_EQ(row[kState], "Completed");
     std::size_t index = std::stoul(row[kInputIndex]);
     if (index % 3 == 0) {
-      EXPECT_EQ(row[kErrors], "error, \"" + std::to_string(index) + "\"\nmore");
+      EXPECT_EQ(messages_of(row[kErrors]),
+                Record{"error, \"" + std::to_string(index) + "\"\nmore"});
       EXPECT_EQ(row[kHadErrors], "true");
     } else {
       EXPECT_EQ(row[kErrors], "");

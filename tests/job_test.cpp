@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <any>
+#include <iomanip>
 #include <map>
+#include <sstream>
 #include <string>
 #include <typeinfo>
 #include <vector>
@@ -44,6 +46,37 @@ TEST(Job, ToStringNamesEveryState) {
   };
   for (const auto& [state, text] : expected) EXPECT_EQ(rsp::to_string(state), text);
 }
+
+TEST(Job, StreamInsertionWritesTheName) {
+  const rsp::JobState all[] = {rsp::JobState::NotStarted, rsp::JobState::Running,
+                               rsp::JobState::Completed,  rsp::JobState::Failed,
+                               rsp::JobState::Stopped,    rsp::JobState::TimedOut};
+  for (rsp::JobState state : all) {
+    std::ostringstream out;
+    out << state;
+    EXPECT_EQ(out.str(), rsp::to_string(state));
+  }
+  // Width and fill apply to the whole name, as for a string.
+  std::ostringstream padded;
+  padded << '[' << std::setw(10) << std::left << rsp::JobState::Failed << ']' << std::setw(4)
+         << std::right << std::setfill('.') << rsp::JobState::Running;
+  EXPECT_EQ(padded.str(), "[Failed    ]Running");
+  // What a failing EXPECT_EQ(job.state, ...) prints.
+  EXPECT_EQ(::testing::PrintToString(rsp::JobState::TimedOut), "TimedOut");
+}
+
+#if __has_include(<format>) && defined(__cpp_lib_format)
+TEST(Job, FormatWritesTheName) {
+  EXPECT_EQ(std::format("{}", rsp::JobState::Completed), "Completed");
+  EXPECT_EQ(std::format("[{:>9}]", rsp::JobState::Stopped), "[  Stopped]");
+  EXPECT_EQ(std::format("{:.4}", rsp::JobState::NotStarted), "NotS");
+}
+#else
+TEST(Job, FormatWritesTheName) {
+  GTEST_SKIP() << "this standard library has no <format>; std::formatter<rsp::JobState> is "
+                  "compiled away";
+}
+#endif
 
 TEST(Job, IsFinishedOnlyForFinalStates) {
   static_assert(!rsp::is_finished(rsp::JobState::NotStarted));

@@ -189,6 +189,99 @@ TEST(ReceiveJob, StreamingTimeoutReturnsWhatHasFinished) {
   EXPECT_EQ(seen, std::vector<std::size_t>{0});
 }
 
+// API.md: "timeout{0} = no limit", and that is the default: a receive waits as long as its jobs
+// take unless the caller sets a limit.
+TEST(ReceiveJob, TimeoutDefaultsToNoLimit) {
+  EXPECT_EQ(rsp::ReceiveOptions{}.timeout, 0ms);
+  EXPECT_EQ(rsp::ReceiveOptions{.wait = true}.timeout, 0ms);
+}
+
+// A receive whose own timeout cuts it short says so, without the caller counting jobs; the next
+// one, which ends because everything finished, says it is complete.
+TEST(ReceiveJob, StreamingResultTellsWhetherItWasCutShort) {
+  auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
+  auto gate = std::make_shared<Gate>();
+  OpenOnExit release{*gate};
+  rsp::new_runspace_job(*pool, std::views::iota(0, 4), [gate](int i) {
+    if (i == 3) gate->wait();
+    return i;
+  });
+  ASSERT_TRUE(eventually([&] { return pool->registry().progress().completed == 3; }));
+  rsp::ReceiveResult cut = rsp::receive_runspace_job(*pool, {.timeout = 100ms}, [](auto&&) {});
+  EXPECT_EQ(cut.received, 3u);
+  EXPECT_FALSE(cut.complete);
+  std::size_t as_count = cut;  // existing callers that take a count keep compiling
+  EXPECT_EQ(as_count, 3u);
+
+  gate->open();
+  rsp::ReceiveResult rest = rsp::receive_runspace_job(*pool, {}, [](auto&&) {});
+  EXPECT_EQ(rest.received, 1u);
+  EXPECT_TRUE(rest.complete);
+  // Nothing left: complete at once, with nothing received.
+  rsp::ReceiveResult none = rsp::receive_runspace_job(*pool, {.timeout = 100ms}, [](auto&&) {});
+  EXPECT_EQ(none.received, 0u);
+  EXPECT_TRUE(none.complete);
+}
+
+TEST(ReceiveJob, VectorResultTellsWhetherItWasCutShort) {
+  auto registry = std::make_shared<rsp::JobRegistry>();
+  auto pool = rsp::new_runspace_pool({.max_runspaces = 2, .registry = registry});
+  auto gate = std::make_shared<Gate>();
+  OpenOnExit release{*gate};
+  rsp::new_runspace_job(*pool, std::views::iota(0, 4), [gate](int i) {
+    if (i == 3) gate->wait();
+    return i;
+  });
+  ASSERT_TRUE(eventually([&] { return pool->registry().progress().completed == 3; }));
+  rsp::ReceiveResult result;
+  auto jobs = rsp::receive_runspace_job(*pool, {.wait = true, .timeout = 100ms}, result);
+  EXPECT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(result.received, 3u);
+  EXPECT_FALSE(result.complete);
+  // Without wait: not complete while a matching job runs, even with nothing to take.
+  jobs = rsp::receive_runspace_job(pool, {}, result);
+  EXPECT_TRUE(jobs.empty());
+  EXPECT_FALSE(result.complete);
+
+  gate->open();
+  jobs = rsp::receive_runspace_job(*registry, {.wait = true, .timeout = scaled(10s)}, result);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].input_index, 3u);
+  EXPECT_EQ(result.received, 1u);
+  EXPECT_TRUE(result.complete);
+}
+
+// "About 10 times a second": a streaming receive of a stream of small jobs must not call
+// on_progress on every hand-over (it did about 1,300 times a second), and still reports once at
+// the end with everything received.
+TEST(ReceiveJob, OnProgressIsRateLimited) {
+  constexpr int kJobs = 3000;
+  auto pool = rsp::new_runspace_pool({.min_runspaces = 2, .max_runspaces = 2});
+  rsp::new_runspace_job(*pool, std::views::iota(0, kJobs), [](int i) {
+    std::this_thread::sleep_for(500us);
+    return i;
+  });
+  std::size_t calls = 0;
+  rsp::Progress last;
+  auto start = Clock::now();
+  rsp::ReceiveResult result = rsp::receive_runspace_job(*pool,
+                                                        {.on_progress =
+                                                             [&](const rsp::Progress& p) {
+                                                               ++calls;
+                                                               last = p;
+                                                             }},
+                                                        [](rsp::ReceivedJob&&) {});
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  EXPECT_EQ(result.received, static_cast<std::size_t>(kJobs));
+  EXPECT_TRUE(result.complete);
+  EXPECT_GE(calls, 1u);
+  // 10 a second, with room for a late wake-up: at most twice that, plus the last one.
+  EXPECT_LE(static_cast<double>(calls), 2 + 20 * seconds)
+      << calls << " calls in " << seconds << " s";
+  EXPECT_EQ(last.received, static_cast<std::size_t>(kJobs));
+  EXPECT_EQ(last.completed, static_cast<std::size_t>(kJobs));
+}
+
 TEST(ReceiveJob, FiltersByNameAndById) {
   auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
   auto a =

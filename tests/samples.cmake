@@ -11,7 +11,7 @@ if(TARGET rsparallel-run OR (RSPARALLEL_BUILD_SAMPLES AND EXISTS "${PROJECT_SOUR
            COMMAND ${RSPARALLEL_BASH} ${sample_scripts}/checksum.sh $<TARGET_FILE:checksum>)
 
   set(run_cases keep_order timeout failures substitution usage_errors no_interleave log
-                slices starts_before_input_ends)
+                slices starts_before_input_ends crlf_input)
   foreach(case IN LISTS run_cases)
     add_test(NAME samples.rsparallel_run.${case}
              COMMAND ${RSPARALLEL_BASH} ${sample_scripts}/rsparallel_run.sh

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <iosfwd>
 #include <iterator>
 #include <optional>
 #include <stdexcept>
@@ -22,6 +23,10 @@
 #include <string_view>
 #include <typeinfo>
 #include <vector>
+#include <version>  // __cpp_lib_format, where the standard library has <format>
+#if __has_include(<format>) && defined(__cpp_lib_format)
+#include <format>
+#endif
 
 namespace rsp {
 
@@ -32,6 +37,13 @@ enum class JobState { NotStarted, Running, Completed, Failed, Stopped, TimedOut 
 
 /// "NotStarted", "Running", "Completed", "Failed", "Stopped" or "TimedOut".
 std::string_view to_string(JobState state) noexcept;
+
+/// Writes to_string(state), honouring the stream's width and fill (`std::setw(10) << state`).
+/// Where the standard library has <format>, `std::format("{:>10}", state)` works too, taking the
+/// format specification of a string.
+///
+/// Thread Safety: as for writing a string to the same stream.
+std::ostream& operator<<(std::ostream& out, JobState state);
 
 /// True for Completed, Failed, Stopped and TimedOut.
 constexpr bool is_finished(JobState state) noexcept {
@@ -158,3 +170,14 @@ std::vector<T> outputs_as(const std::vector<ReceivedJob>& jobs) {
 std::string type_name(const std::type_info& type);
 
 }  // namespace rsp
+
+#if __has_include(<format>) && defined(__cpp_lib_format)
+/// `std::format("{}", state)` is to_string(state); a specification applies as for a string.
+template <>
+struct std::formatter<rsp::JobState, char> : std::formatter<std::string_view, char> {
+  template <class FormatContext>
+  auto format(rsp::JobState state, FormatContext& context) const {
+    return std::formatter<std::string_view, char>::format(rsp::to_string(state), context);
+  }
+};
+#endif

@@ -1,11 +1,12 @@
 // rsparallel: Receive-RunspaceJob. Collects finished jobs with every stream they wrote.
 //
 // @code
-//   // Everything, once all of it has finished (or 60 s passed):
+//   // Everything, once all of it has finished (no time limit unless one is given):
 //   std::vector<rsp::ReceivedJob> jobs = rsp::receive_runspace_job(*pool, {.wait = true});
 //   // Streaming: each job as it finishes; memory stays bounded (max_queue + max_unreceived).
-//   rsp::receive_runspace_job(*pool, {.timeout = std::chrono::minutes(10)},
-//                             [](rsp::ReceivedJob job) { consume(std::move(job)); });
+//   rsp::ReceiveResult r = rsp::receive_runspace_job(*pool, {.timeout = std::chrono::minutes(10)},
+//                                                    [](rsp::ReceivedJob job) { consume(job); });
+//   if (!r.complete) std::cerr << "gave up after 10 minutes, " << r.received << " received\n";
 // @endcode
 #pragma once
 
@@ -27,14 +28,29 @@ namespace rsp {
 
 /// The fields keep this order (designated initializers depend on it); new fields go last.
 struct ReceiveOptions {
-  std::string name;                           // only jobs of this name
-  std::optional<JobId> id;                    // only this job
-  bool wait = false;                          // until every matching job, fed or not, has finished
-  std::chrono::milliseconds timeout{60'000};  // give up waiting then; 0 = no limit
-  bool keep = false;                          // leave received jobs in the registry
-  std::filesystem::path log_file;             // append one CSV row per received job
-  std::function<void(const Progress&)> on_progress;  // while waiting (about 10 times a second)
-                                                     // and once at the end
+  std::string name;                      // only jobs of this name
+  std::optional<JobId> id;               // only this job
+  bool wait = false;                     // until every matching job, fed or not, has finished
+  std::chrono::milliseconds timeout{0};  // give up waiting then; 0 = no limit
+  bool keep = false;                     // leave received jobs in the registry
+  std::filesystem::path log_file;        // append one CSV row per received job
+  std::function<void(const Progress&)> on_progress;  // at most every 100 ms while it waits or
+                                                     // hands over jobs, and once at the end
+};
+
+/// How a receive call ended. The streaming form returns it; the vector form fills one on request.
+/// Converts to the count received, so `std::size_t n = receive_runspace_job(..., callback)` works.
+///
+/// Thread Safety: a plain value. Distinct objects: safe. Shared objects: unsafe.
+struct ReceiveResult {
+  std::size_t received = 0;  // jobs handed over (streaming) or returned (vector form)
+  /// True when every matching job (created or still to come from its input range) had finished
+  /// and was received by the time the call returned: nothing is left for a later receive (with
+  /// `keep`, nothing still unfinished). False when the call's own `timeout` cut it short, or,
+  /// without `wait`, when matching jobs were still unfinished.
+  bool complete = false;
+
+  constexpr operator std::size_t() const noexcept { return received; }
 };
 
 /// Throws std::invalid_argument naming the first option out of range and the value given.
@@ -48,25 +64,38 @@ std::vector<ReceivedJob> receive_runspace_job(const std::shared_ptr<RunspacePool
                                               ReceiveOptions options = {});
 std::vector<ReceivedJob> receive_runspace_job(JobRegistry& registry, ReceiveOptions options = {});
 
+/// The same, also telling in `result` whether the call got every matching job or stopped short
+/// (see ReceiveResult::complete): `if (!result.complete)` after a `{.wait = true, .timeout = 5s}`.
+std::vector<ReceivedJob> receive_runspace_job(RunspacePool& pool, ReceiveOptions options,
+                                              ReceiveResult& result);
+std::vector<ReceivedJob> receive_runspace_job(const std::shared_ptr<RunspacePool>& pool,
+                                              ReceiveOptions options, ReceiveResult& result);
+std::vector<ReceivedJob> receive_runspace_job(JobRegistry& registry, ReceiveOptions options,
+                                              ReceiveResult& result);
+
 /// Called once per received job. If it throws, that job and any others taken with it but not yet
 /// handed over go back to the registry unreceived, and the exception propagates from
 /// receive_runspace_job.
 using ReceiveCallback = std::function<void(ReceivedJob&)>;
 
 /// Streaming form: hands over each matching job as it finishes, until every matching job has
-/// finished or `timeout` passed (`wait` is implied). Returns how many jobs were handed over.
+/// finished or `timeout` passed (`wait` is implied). Returns how many jobs were handed over and
+/// whether that was all of them (`complete`) or the timeout cut the call short.
 /// Two receivers running at once each get a job at most once and together get every job once.
-std::size_t receive_runspace_job(RunspacePool& pool, ReceiveOptions options,
-                                 ReceiveCallback on_job);
-std::size_t receive_runspace_job(JobRegistry& registry, ReceiveOptions options,
-                                 ReceiveCallback on_job);
+///
+/// Thread Safety (every form): any number of receive calls may run at once, on the same pool or
+/// registry too. The callback and on_progress run on the calling thread, under no library lock.
+ReceiveResult receive_runspace_job(RunspacePool& pool, ReceiveOptions options,
+                                   ReceiveCallback on_job);
+ReceiveResult receive_runspace_job(JobRegistry& registry, ReceiveOptions options,
+                                   ReceiveCallback on_job);
 
 /// Accepts a callback taking `ReceivedJob` by value, by `&&`, by `&` or by `const&`. One taking it
 /// by value gets a copy; one taking `&&` gets the job itself, and if it moves the job away and then
 /// throws, the job cannot go back.
 template <class Callback>
 requires(std::invocable<Callback&, ReceivedJob&&> || std::invocable<Callback&, ReceivedJob&>) &&
-    (!std::same_as<std::decay_t<Callback>, ReceiveCallback>)std::size_t
+    (!std::same_as<std::decay_t<Callback>, ReceiveCallback>)ReceiveResult
     receive_runspace_job(RunspacePool& pool, ReceiveOptions options, Callback on_job) {
   return receive_runspace_job(pool, std::move(options),
                               ReceiveCallback([f = std::move(on_job)](ReceivedJob& job) mutable {
@@ -82,7 +111,7 @@ requires(std::invocable<Callback&, ReceivedJob&&> || std::invocable<Callback&, R
 
 template <class Callback>
 requires(std::invocable<Callback&, ReceivedJob&&> || std::invocable<Callback&, ReceivedJob&>) &&
-    (!std::same_as<std::decay_t<Callback>, ReceiveCallback>)std::size_t
+    (!std::same_as<std::decay_t<Callback>, ReceiveCallback>)ReceiveResult
     receive_runspace_job(JobRegistry& registry, ReceiveOptions options, Callback on_job) {
   return receive_runspace_job(registry, std::move(options),
                               ReceiveCallback([f = std::move(on_job)](ReceivedJob& job) mutable {
@@ -97,8 +126,9 @@ requires(std::invocable<Callback&, ReceivedJob&&> || std::invocable<Callback&, R
 }
 
 template <class Callback>
-std::size_t receive_runspace_job(const std::shared_ptr<RunspacePool>& pool, ReceiveOptions options,
-                                 Callback on_job) {
+requires(!std::same_as<std::decay_t<Callback>, ReceiveResult>) ReceiveResult
+    receive_runspace_job(const std::shared_ptr<RunspacePool>& pool, ReceiveOptions options,
+                         Callback on_job) {
   if (!pool) throw std::invalid_argument("rsp::receive_runspace_job: pool is null");
   return receive_runspace_job(*pool, std::move(options), std::move(on_job));
 }

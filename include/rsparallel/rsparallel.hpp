@@ -17,6 +17,7 @@
 #include "rsparallel/job.hpp"
 #include "rsparallel/job_context.hpp"
 #include "rsparallel/job_registry.hpp"
+#include "rsparallel/lines.hpp"
 #include "rsparallel/parallel_map.hpp"
 #include "rsparallel/progress_bar.hpp"
 #include "rsparallel/receive_job.hpp"

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <initializer_list>
 #include <memory>
@@ -90,7 +91,9 @@ JobBatch submit_batch(RunspacePool& pool, std::unique_ptr<InputFeed> feed,
 
 /// New-RunspaceJob: returns at once. Inputs are pulled lazily as places under the pool's
 /// max_queue free. An lvalue range is referenced and must outlive the batch; an rvalue range is
-/// owned. Each job copies its own inputs, so a job never refers into the range.
+/// owned. Each job holds its own inputs, so a job never refers into the range: they are copied
+/// from an lvalue range or a view (so the element type must be copyable) and moved out of an
+/// owned container (so `std::move(vector_of_unique_ptrs)` works).
 ///
 /// The script takes one input (`const T&`, `T&` or `T`) or a `std::span<const T>` of its slice,
 /// optionally followed by `rsp::JobContext&`. A one-input script given slices runs once per
@@ -105,21 +108,39 @@ JobBatch new_runspace_job(RunspacePool& pool, Range&& inputs, Script script,
   static_assert(Kind::item || Kind::slice,
                 "rsp::new_runspace_job: the script must take one input (optionally followed by "
                 "rsp::JobContext&) or a std::span<const Input> of its slice");
-  validate(options);
-  std::optional<std::size_t> count;
-  if constexpr (std::ranges::sized_range<R>)
-    count = static_cast<std::size_t>(std::ranges::size(inputs));
-  std::size_t slice = detail::resolve_slice_size(options.slice_size, count);
-  auto owned_script = std::make_shared<Script>(std::move(script));
-  std::unique_ptr<detail::InputFeed> feed;
-  if constexpr (std::is_lvalue_reference_v<Range>) {
-    feed = std::make_unique<detail::RangeFeed<R, Script, false>>(&inputs, owned_script.get());
+  // An owned container's elements are moved into the jobs; from an lvalue range (or a view,
+  // which may refer to the caller's elements) each job gets a copy.
+  constexpr bool moves_inputs = !std::is_lvalue_reference_v<Range> && !std::ranges::view<R>;
+  constexpr bool can_take_inputs =
+      std::move_constructible<Input> &&
+      (moves_inputs ? std::constructible_from<Input, std::ranges::range_rvalue_reference_t<R>>
+                    : std::constructible_from<Input, std::ranges::range_reference_t<R>>);
+  static_assert(can_take_inputs || moves_inputs,
+                "rsp::new_runspace_job: the inputs are copied per job from an lvalue range (or "
+                "a view), so the element type must be copyable; or pass the range as an rvalue "
+                "(std::move(inputs)) to have it owned and its elements moved into the jobs");
+  static_assert(can_take_inputs || !moves_inputs,
+                "rsp::new_runspace_job: the inputs are moved into the jobs from the owned range, "
+                "so the element type must be move-constructible");
+  if constexpr (!can_take_inputs || !(Kind::item || Kind::slice)) {
+    return JobBatch();  // not reached: only the static_asserts above are reported
   } else {
-    feed =
-        std::make_unique<detail::RangeFeed<R, Script, true>>(std::move(inputs), owned_script.get());
+    validate(options);
+    std::optional<std::size_t> count;
+    if constexpr (std::ranges::sized_range<R>)
+      count = static_cast<std::size_t>(std::ranges::size(inputs));
+    std::size_t slice = detail::resolve_slice_size(options.slice_size, count);
+    auto owned_script = std::make_shared<Script>(std::move(script));
+    std::unique_ptr<detail::InputFeed> feed;
+    if constexpr (std::is_lvalue_reference_v<Range>) {
+      feed = std::make_unique<detail::RangeFeed<R, Script, false>>(&inputs, owned_script.get());
+    } else {
+      feed = std::make_unique<detail::RangeFeed<R, Script, true>>(std::move(inputs),
+                                                                  owned_script.get());
+    }
+    return detail::submit_batch(pool, std::move(feed), std::move(owned_script), std::move(options),
+                                slice, count);
   }
-  return detail::submit_batch(pool, std::move(feed), std::move(owned_script), std::move(options),
-                              slice, count);
 }
 
 template <std::ranges::input_range Range, class Script>

@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
@@ -38,21 +41,28 @@ std::string iso_time(std::chrono::system_clock::time_point time) {
 
 std::string csv_header() {
   return "id,name,state,input_index,queued,started,finished,duration_ms,had_errors,errors,"
-         "warnings\r\n";
+         "warnings,run\r\n";
 }
 
-namespace {
-std::string joined(const std::vector<std::string>& lines) {
-  std::string text;
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    if (i != 0) text += '\n';  // by position: an empty first message still counts
-    text += lines[i];
+std::string csv_list(const std::vector<std::string>& messages) {
+  std::string record;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (i != 0) record += ',';
+    // An empty message is quoted, so one empty message is not read back as none.
+    record += messages[i].empty() ? std::string("\"\"") : csv_field(messages[i]);
   }
-  return text;
+  return record;
 }
-}  // namespace
 
-std::string csv_row(const ReceivedJob& job) {
+std::string new_run_id() {
+  static std::atomic<std::uint64_t> calls{0};
+  std::string time = iso_time(std::chrono::system_clock::now());  // 2026-11-21T21:47:31.123Z
+  std::erase(time, '-');
+  std::erase(time, ':');
+  return time + '-' + std::to_string(::getpid()) + '-' + std::to_string(++calls);
+}
+
+std::string csv_row(const ReceivedJob& job, std::string_view run) {
   std::vector<std::string> errors;
   errors.reserve(job.errors.size());
   for (const ErrorRecord& error : job.errors) errors.push_back(error.message);
@@ -69,8 +79,9 @@ std::string csv_row(const ReceivedJob& job) {
   row += iso_time(job.finished) + ',';
   row += std::string(duration) + ',';
   row += job.had_errors() ? "true," : "false,";
-  row += csv_field(joined(errors)) + ',';
-  row += csv_field(joined(job.warnings));
+  row += csv_field(csv_list(errors)) + ',';
+  row += csv_field(csv_list(job.warnings)) + ',';
+  row += csv_field(run);
   row += "\r\n";
   return row;
 }
@@ -87,7 +98,7 @@ namespace {
 std::mutex append_mutex;  // one header, whole rows, across receivers of this process
 }
 
-JobLog::JobLog(std::filesystem::path path) : path_(std::move(path)) {
+JobLog::JobLog(std::filesystem::path path) : path_(std::move(path)), run_(new_run_id()) {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) throw_log_error(errno, "open", path_);
   try {

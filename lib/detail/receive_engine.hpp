@@ -9,10 +9,11 @@
 
 namespace rsp::detail {
 
+/// With `complete`, sets it to whether every matching job had finished (ReceiveResult::complete).
 std::vector<ReceivedJob> receive_all(RegistryCore& registry, const JobFilter& filter,
-                                     const ReceiveOptions& options);
+                                     const ReceiveOptions& options, bool* complete = nullptr);
 
-std::size_t receive_each(RegistryCore& registry, const JobFilter& filter,
-                         const ReceiveOptions& options, const ReceiveCallback& on_job);
+ReceiveResult receive_each(RegistryCore& registry, const JobFilter& filter,
+                           const ReceiveOptions& options, const ReceiveCallback& on_job);
 
 }  // namespace rsp::detail

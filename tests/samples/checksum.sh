@@ -65,7 +65,7 @@ grep -qE "  $tree/(dangling|fifo|device)\$" <<<"$out" && fail "a non-regular fil
 
 # The default log, in the current directory: a header and one row per job.
 log=$(tr -d '\r' <checksum-log.csv)
-[[ $(head -1 <<<"$log") == "id,name,state,input_index,queued,started,finished,duration_ms,had_errors,errors,warnings" ]] ||
+[[ $(head -1 <<<"$log") == "id,name,state,input_index,queued,started,finished,duration_ms,had_errors,errors,warnings,run" ]] ||
   fail "log header: $(head -1 <<<"$log")"
 [[ $(($(wc -l <<<"$log") - 1)) == "$total" ]] || fail "log: want $total rows in:"$'\n'"$log"
 [[ $(grep -c ',checksum,Completed,' <<<"$log") == "$regular" ]] || fail "log: Completed rows"

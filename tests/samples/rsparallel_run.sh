@@ -130,7 +130,7 @@ case_log() {
   seq 7 | "$run" -j 3 --log jobs.csv -- sh -c 'exit $(( $1 == 4 ))' sh 2>/dev/null
   (($? == 1)) || fail "one failing job: want status 1"
   log=$(tr -d '\r' <jobs.csv)
-  [[ $(head -1 <<<"$log") == "id,name,state,input_index,queued,started,finished,duration_ms,had_errors,errors,warnings" ]] ||
+  [[ $(head -1 <<<"$log") == "id,name,state,input_index,queued,started,finished,duration_ms,had_errors,errors,warnings,run" ]] ||
     fail "log header: $(head -1 <<<"$log")"
   [[ $(wc -l <<<"$log") == 8 ]] || fail "want a header and 7 rows:"$'\n'"$log"
   [[ $(grep -c ',run,Completed,' <<<"$log") == 6 ]] || fail "want 6 Completed rows:"$'\n'"$log"
@@ -170,6 +170,14 @@ case_starts_before_input_ends() {
   [[ -e second.done ]] || fail "the second input never ran"
   [[ -e producer.saw-first ]] ||
     fail "the first job did not run until the second line of input arrived"
+}
+
+# Input with CRLF line ends (a file from Windows) gives the same inputs as LF: no stray '\r'
+# reaches the command. Empty lines are inputs too.
+case_crlf_input() {
+  local out
+  out=$(printf 'a\r\n\r\nb c\r\nlast' | "$run" --keep-order -- printf '[%s]\n') || fail "status $?"
+  [[ "$out" == $'[a]\n[]\n[b c]\n[last]' ]] || fail "want [a] [] [b c] [last], got:"$'\n'"$(cat -A <<<"$out")"
 }
 
 "case_$2"
