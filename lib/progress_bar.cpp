@@ -62,7 +62,13 @@ std::string ProgressBar::render(const Progress& progress, std::size_t width) {
   if (width > tail.size() + 7 && progress.total_known) {
     std::size_t inner = std::min<std::size_t>(width - tail.size() - 2, 50);
     auto filled = static_cast<std::size_t>(fraction * inner);
-    line = "[" + std::string(filled, '#') + std::string(inner - filled, '.') + "]";
+    // Appended piece by piece: GCC 12 warns (-Wrestrict, a false positive, GCC PR 105329) on
+    // `"[" + std::string(...)` in optimized builds, and a consumer's Release build must be clean.
+    line.reserve(inner + 2 + tail.size());
+    line += '[';
+    line.append(filled, '#');
+    line.append(inner - filled, '.');
+    line += ']';
   }
   line += tail;
   if (line.size() > width) line.resize(width);

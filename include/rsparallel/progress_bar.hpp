@@ -19,7 +19,7 @@
 
 namespace rsp {
 
-/// Draws one line, redrawn in place with '\r', at most once per min_interval.
+/// Draws one line, redrawn in place after a carriage return, at most once per min_interval.
 ///
 /// Thread Safety: Distinct objects: safe. Shared objects: unsafe.
 class ProgressBar {

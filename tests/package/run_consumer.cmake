@@ -1,6 +1,6 @@
 # Builds tests/package/consumer against rsparallel and runs it; fails on any step.
 #
-#   cmake -DMODE=find_package|add_subdirectory -DSOURCE_DIR=<rsparallel source>
+#   cmake -DMODE=find_package|add_subdirectory|fetchcontent -DSOURCE_DIR=<rsparallel source>
 #         -DWORK_DIR=<scratch dir> [-DGENERATOR=<generator>] [-DMAKE_PROGRAM=<path>]
 #         [-DBUILD_TYPE=<config>] [-DCXX_COMPILER=<path>] [-DCXX_FLAGS=<flags>]
 #         [-DSANITIZE=address,undefined] [-DPREFIX_PATH=<dir>|<dir>...] [-DBOOST_DIR=<dir>]
@@ -9,6 +9,11 @@
 # find_package: configures, builds and installs rsparallel (tests, samples and benchmarks off)
 # into WORK_DIR/prefix, then builds the consumer with CMAKE_PREFIX_PATH=WORK_DIR/prefix.
 # add_subdirectory: builds the consumer with the source tree added as a subdirectory.
+# fetchcontent: the same through FetchContent_Declare(SOURCE_DIR) and FetchContent_MakeAvailable.
+# The consumer builds with -Wall -Wextra -Werror (see consumer/CMakeLists.txt). Then, in every
+# mode, the consumer project is installed into WORK_DIR/user-prefix with its own library, which
+# links rsparallel and is exported with install(EXPORT), and a second project (user_consumer/)
+# finds that library there, which brings rsparallel along, and builds and runs a program on it.
 # Lists are passed with ',' (SANITIZE) or '|' (PREFIX_PATH) so that ctest keeps them one argument.
 cmake_minimum_required(VERSION 3.20)
 
@@ -17,8 +22,9 @@ foreach(required IN ITEMS MODE SOURCE_DIR WORK_DIR)
     message(FATAL_ERROR "run_consumer.cmake: -D${required}=... is required")
   endif()
 endforeach()
-if(NOT MODE MATCHES "^(find_package|add_subdirectory)$")
-  message(FATAL_ERROR "run_consumer.cmake: MODE must be find_package or add_subdirectory, not '${MODE}'")
+if(NOT MODE MATCHES "^(find_package|add_subdirectory|fetchcontent)$")
+  message(FATAL_ERROR "run_consumer.cmake: MODE must be find_package, add_subdirectory or "
+                      "fetchcontent, not '${MODE}'")
 endif()
 if(NOT BUILD_TYPE)
   set(BUILD_TYPE Release)
@@ -124,3 +130,37 @@ if(NOT EXISTS "${program}" AND EXISTS "${program}.exe")
   set(program "${program}.exe")
 endif()
 run("run the consumer" "${program}")
+
+# The consumer project's install: its library and, under add_subdirectory and FetchContent,
+# rsparallel with it. A program outside finds the library there and builds on it.
+set(user_prefix "${WORK_DIR}/user-prefix")
+run("install the consumer project" "${CMAKE_COMMAND}" --install "${WORK_DIR}/consumer-build"
+    --config "${BUILD_TYPE}" --prefix "${user_prefix}")
+if(NOT MODE STREQUAL "find_package" AND NOT EXISTS "${user_prefix}/include/rsparallel/rsparallel.hpp")
+  message(FATAL_ERROR "[${MODE}] the consumer's install did not install rsparallel beside its library")
+endif()
+set(user_prefix_path "${user_prefix}" ${prefix_path})
+set(user_cache "${WORK_DIR}/user-consumer-init-cache.cmake")
+file(WRITE "${user_cache}" "${cache_text}")
+file(APPEND "${user_cache}" "set(CMAKE_PREFIX_PATH [==[${user_prefix_path}]==] CACHE STRING \"\")\n")
+run("configure the user library's consumer" "${CMAKE_COMMAND}" ${generator_args} -C "${user_cache}"
+    -S "${CMAKE_CURRENT_LIST_DIR}/user_consumer" -B "${WORK_DIR}/user-consumer-build"
+    -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON)
+if(NOT MODE STREQUAL "find_package")
+  # rsparallel must come from the consumer's install, beside the library that needs it.
+  file(STRINGS "${WORK_DIR}/user-consumer-build/CMakeCache.txt" found_dir REGEX "^rsparallel_DIR:")
+  string(REGEX REPLACE "^rsparallel_DIR:[A-Z]+=" "" found_dir "${found_dir}")
+  file(REAL_PATH "${user_prefix}" real_prefix)
+  file(REAL_PATH "${found_dir}" real_found_dir)
+  string(FIND "${real_found_dir}/" "${real_prefix}/" at)
+  if(NOT at EQUAL 0)
+    message(FATAL_ERROR "[${MODE}] rsparallel was found in '${found_dir}', not under ${user_prefix}")
+  endif()
+endif()
+run("build the user library's consumer" "${CMAKE_COMMAND}" --build "${WORK_DIR}/user-consumer-build"
+    --config "${BUILD_TYPE}" --parallel ${JOBS})
+set(program "${WORK_DIR}/user-consumer-build/bin/rsparallel_user_consumer")
+if(NOT EXISTS "${program}" AND EXISTS "${program}.exe")
+  set(program "${program}.exe")
+endif()
+run("run the user library's consumer" "${program}")

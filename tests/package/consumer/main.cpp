@@ -11,6 +11,7 @@
 
 #include <boost/thread/thread.hpp>
 #include <rsparallel/rsparallel.hpp>
+#include <rsparallel_user/squares.hpp>
 
 namespace {
 
@@ -85,6 +86,10 @@ int main() {
       [](std::span<const int> slice) { return std::accumulate(slice.begin(), slice.end(), 0); },
       {.slice_size = 3, .max_running = 2});
   check(rsp::outputs_as<int>(sums) == std::vector<int>{6, 15, 7}, "invoke_parallel slice sums");
+
+  // The project's own library on rsparallel (installed and exported by this project too).
+  check(rsparallel_user::squares(5, 2) == std::vector<long long>{1, 4, 9, 16, 25},
+        "the user library's squares");
 
   if (failures != 0) {
     std::cerr << failures << " check(s) failed\n";
