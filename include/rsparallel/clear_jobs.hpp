@@ -20,8 +20,8 @@ namespace rsp {
 
 /// The fields keep this order (designated initializers depend on it); new fields go last.
 struct ClearOptions {
-  std::string name;
-  std::optional<JobId> id;
+  std::string name{};
+  std::optional<JobId> id{};
   bool force = false;  // also stop running jobs and drop those not started or not fed
 };
 

@@ -28,14 +28,14 @@ namespace rsp {
 
 /// The fields keep this order (designated initializers depend on it); new fields go last.
 struct ReceiveOptions {
-  std::string name;                      // only jobs of this name
-  std::optional<JobId> id;               // only this job
+  std::string name{};                    // only jobs of this name
+  std::optional<JobId> id{};             // only this job
   bool wait = false;                     // until every matching job, fed or not, has finished
   std::chrono::milliseconds timeout{0};  // give up waiting then; 0 = no limit
   bool keep = false;                     // leave received jobs in the registry
-  std::filesystem::path log_file;        // append one CSV row per received job
-  std::function<void(const Progress&)> on_progress;  // at most every 100 ms while it waits or
-                                                     // hands over jobs, and once at the end
+  std::filesystem::path log_file{};      // append one CSV row per received job
+  std::function<void(const Progress&)> on_progress{};  // at most every 100 ms while it waits or
+                                                       // hands over jobs, and once at the end
 };
 
 /// How a receive call ended. The streaming form returns it; the vector form fills one on request.

@@ -27,11 +27,11 @@ class Runspace;
 struct SessionState {
   /// Copied into every runspace: each runspace reads and changes its own copy. A value stored as
   /// `const char*` is copied as std::string.
-  std::map<std::string, std::any, std::less<>> variables;
+  std::map<std::string, std::any, std::less<>> variables{};
   /// Runs on each runspace's own thread when it opens, before it takes a job.
-  std::function<void(Runspace&)> open;
+  std::function<void(Runspace&)> open{};
   /// Runs on that thread when it closes (idle, pool destroyed, or after an abandoned job ends).
-  std::function<void(Runspace&)> close;
+  std::function<void(Runspace&)> close{};
 };
 
 /// Thrown by Runspace::variable for a name the session state did not define.

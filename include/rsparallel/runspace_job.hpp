@@ -35,7 +35,7 @@ class BatchCore;
 
 /// The fields keep this order (designated initializers depend on it); new fields go last.
 struct JobOptions {
-  std::string name;                      // -JobName
+  std::string name{};                    // -JobName
   std::chrono::milliseconds timeout{0};  // per job, from the moment it starts running; 0 = none
   std::size_t slice_size = 1;            // inputs per job; 0 = automatic (about sqrt(n))
   std::size_t max_running = 0;           // jobs of this call running at once; 0 = the pool's max

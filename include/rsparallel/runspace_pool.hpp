@@ -29,8 +29,8 @@ struct PoolOptions {
   std::size_t max_queue = 0;                       // jobs created and not finished; 0 = 3 * max
   std::chrono::milliseconds idle_timeout{60'000};  // runspaces above min close when idle this long
   std::chrono::milliseconds stop_grace{1'000};     // how long a stopped job may ignore the stop
-  SessionState session;
-  std::shared_ptr<JobRegistry> registry;  // null: the pool makes its own
+  SessionState session{};
+  std::shared_ptr<JobRegistry> registry{};  // null: the pool makes its own
   // Finished jobs a streaming receiver may have waiting before feeding pauses for it;
   // 0 = max(max_queue, 256). A receiver slower than the runspaces hands over this many jobs per
   // wake-up, so a small value costs a thread hand-off every few jobs.
