@@ -39,7 +39,7 @@ enum class JobState { NotStarted, Running, Completed, Failed, Stopped, TimedOut 
 std::string_view to_string(JobState state) noexcept;
 
 /// Writes to_string(state), honouring the stream's width and fill (`std::setw(10) << state`).
-/// Where the standard library has <format>, `std::format("{:>10}", state)` works too, taking the
+/// Where the standard library has `<format>`, `std::format("{:>10}", state)` works too, taking the
 /// format specification of a string.
 ///
 /// Thread Safety: as for writing a string to the same stream.

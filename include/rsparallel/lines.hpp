@@ -25,10 +25,10 @@ namespace rsp {
 /// Made by rsp::lines(); usable as the inputs of new_runspace_job, invoke_parallel and every call
 /// that takes an input range.
 ///
-/// - A line ends at '\n'. The '\n' is not part of the line, and neither is one '\r' right before
+/// - A line ends at LF. The LF is not part of the line, and neither is one CR right before
 ///   it (or at the very end of the input), so a file written with CRLF line ends gives the same
-///   lines as one written with LF. A '\r' anywhere else is kept.
-/// - Empty lines are kept as empty strings. A last line without '\n' is a line; a '\n' at the very
+///   lines as one written with LF. A CR anywhere else is kept.
+/// - Empty lines are kept as empty strings. A last line without LF is a line; a LF at the very
 ///   end does not start another one, so an empty input has no lines.
 /// - It is single-pass (a std::ranges::input_range, not a forward range) and a view: the library
 ///   treats it as input that may block, hands the jobs it has made to the runspaces before each
