@@ -27,11 +27,14 @@ std::size_t parallel_max_running(const ParallelOptions& options) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-std::shared_ptr<RunspacePool> parallel_pool(const ParallelOptions& options) {
+std::shared_ptr<RunspacePool> parallel_pool(const ParallelOptions& options,
+                                            std::size_t max_unreceived) {
   if (options.pool) return options.pool;
   std::size_t runspaces = parallel_max_running(options);
-  return new_runspace_pool(
-      {.min_runspaces = runspaces, .max_runspaces = runspaces, .stop_grace = options.stop_grace});
+  return new_runspace_pool({.min_runspaces = runspaces,
+                            .max_runspaces = runspaces,
+                            .stop_grace = options.stop_grace,
+                            .max_unreceived = max_unreceived});
 }
 
 JobOptions parallel_job_options(const ParallelOptions& options, std::size_t default_slice) {

@@ -40,14 +40,9 @@ std::size_t map_slice_size(const ParallelOptions& options, bool takes_context) {
 
 std::shared_ptr<RunspacePool> map_pool(const ParallelOptions& options, std::size_t slice,
                                        std::size_t result_size, std::optional<std::size_t> count) {
-  if (options.pool) return options.pool;
-  std::size_t runspaces = parallel_max_running(options);
   std::size_t per_job = std::max<std::size_t>(1, resolve_slice_size(slice, count) * result_size);
-  std::size_t backlog = std::clamp(kBacklogBytes / per_job, kMinBacklogJobs, kMaxBacklogJobs);
-  return new_runspace_pool({.min_runspaces = runspaces,
-                            .max_runspaces = runspaces,
-                            .stop_grace = options.stop_grace,
-                            .max_unreceived = backlog});
+  return parallel_pool(options,
+                       std::clamp(kBacklogBytes / per_job, kMinBacklogJobs, kMaxBacklogJobs));
 }
 
 }  // namespace rsp::detail

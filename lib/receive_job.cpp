@@ -180,9 +180,7 @@ ReceiveResult receive_each(RegistryCore& registry, const JobFilter& filter,
       try {
         on_job(job);
       } catch (...) {
-        if (options.keep) {
-          for (std::size_t j = i; j < jobs.size(); ++j) delivered.delivered.erase(jobs[j]->id);
-        } else {
+        if (!options.keep) {
           // Not lost: this job and the ones after it go back, unreceived.
           jobs.erase(jobs.begin(), jobs.begin() + static_cast<std::ptrdiff_t>(i));
           registry.put_back(std::move(jobs));

@@ -63,7 +63,9 @@ namespace detail {
 std::size_t parallel_max_running(const ParallelOptions& options);
 /// The pool invoke_parallel runs on: options.pool, or a new one sized by max_running, with
 /// options.stop_grace.
-std::shared_ptr<RunspacePool> parallel_pool(const ParallelOptions& options);
+/// `max_unreceived` as in PoolOptions (0 = the pool's default).
+std::shared_ptr<RunspacePool> parallel_pool(const ParallelOptions& options,
+                                            std::size_t max_unreceived = 0);
 /// The JobOptions of the call's batch; an unset slice_size becomes `default_slice`.
 JobOptions parallel_job_options(const ParallelOptions& options, std::size_t default_slice);
 /// Receives every job of `batch` as it finishes (no time limit), with the log and progress bar

@@ -142,13 +142,17 @@ void PoolCore::note_open_error_locked(const std::string& what) noexcept {
     } catch (...) {
       message += "unknown error";
     }
-    if (open_errors_.size() < kMaxOpenErrors) {
-      open_errors_.push_back(std::move(message));
-    } else {
-      ++open_errors_dropped_;
-    }
+    keep_open_error_locked(std::move(message));
   } catch (...) {
     ++open_errors_dropped_;  // no memory for the message: the count still tells
+  }
+}
+
+void PoolCore::keep_open_error_locked(std::string message) {
+  if (open_errors_.size() < kMaxOpenErrors) {
+    open_errors_.push_back(std::move(message));
+  } else {
+    ++open_errors_dropped_;
   }
 }
 
@@ -162,11 +166,7 @@ void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
       open_error->message = "runspace " + std::to_string(slot->runspace.index()) +
                             " failed to open: " + open_error->message;
       std::lock_guard lock(mutex_);
-      if (open_errors_.size() < kMaxOpenErrors) {
-        open_errors_.push_back(open_error->message);
-      } else {
-        ++open_errors_dropped_;
-      }
+      keep_open_error_locked(open_error->message);
     }
   }
   bool first = true;

@@ -109,6 +109,8 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   void release_index_locked(std::size_t index);
   /// In a catch block: keeps the message of the exception being handled, up to a bound.
   void note_open_error_locked(const std::string& what) noexcept;
+  /// Keeps the message while open_errors_ is under its bound; counts it otherwise.
+  void keep_open_error_locked(std::string message);
   void runspace_main(const std::shared_ptr<RunspaceSlot>& slot);
   /// The next job this runspace may run, or null when the pool closes or the runspace idled out.
   /// Accounts for `ended`, the job the runspace ran before (if any), under the same lock.
