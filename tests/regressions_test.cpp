@@ -305,3 +305,46 @@ TEST(Regressions, StreamingReceiveWithKeepStaysLinear) {
   // Four times the jobs: about four times the time when linear, sixteen when quadratic.
   EXPECT_LT(large, 8 * small + scaled(500ms)) << "5,000 jobs: " << small.count() / 1000 << " us";
 }
+
+// Resuming a stream paused for its receiver went through the registry's one feeder thread; a
+// batch of another pool blocked in a read held that thread, so the stream stopped after a few
+// hundred jobs until the pipe's next line came. Each pool now feeds on its own executor, and a
+// range that may block is read on a thread of its own batch.
+TEST(Regressions, ABatchBlockedInAReadDoesNotStallAnotherPool) {
+  auto registry = std::make_shared<rsp::JobRegistry>();
+  auto quiet_pool = rsp::new_runspace_pool({.max_runspaces = 1, .registry = registry});
+  auto busy_pool = rsp::new_runspace_pool({.max_runspaces = 2, .registry = registry});
+  QuietPipe pipe;
+  struct OpenOnExit {
+    Latch& latch;
+    ~OpenOnExit() { latch.open(); }
+  } open_on_exit{pipe.quiet};
+  auto blocked = rsp::new_runspace_job(*quiet_pool, pipe, [](int i) { return i; });
+  ASSERT_TRUE(eventually([&] { return blocked.created() == 1; }));
+  auto start = Clock::now();
+  auto jobs = rsp::invoke_parallel(std::views::iota(0, 20'000), [](int i) { return i; },
+                                   {.pool = busy_pool});
+  auto took = Clock::now() - start;
+  EXPECT_EQ(jobs.size(), 20'000u);
+  EXPECT_LT(took, scaled(20s));
+  EXPECT_EQ(blocked.created(), 1u) << "the quiet pipe was read past its first line";
+}
+
+// On one pool, invoke_parallel over 100 numbers returned only when a pipe read by another batch
+// of that pool got its next line: the pool's feeder was blocked in that read.
+TEST(Regressions, ABatchBlockedInAReadDoesNotStallItsPoolsOtherBatches) {
+  auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
+  QuietPipe pipe;
+  struct OpenOnExit {
+    Latch& latch;
+    ~OpenOnExit() { latch.open(); }
+  } open_on_exit{pipe.quiet};
+  auto blocked = rsp::new_runspace_job(*pool, pipe, [](int i) { return i; }, {.name = "pipe"});
+  ASSERT_TRUE(eventually([&] { return blocked.created() == 1; }));
+  auto start = Clock::now();
+  auto jobs = rsp::invoke_parallel(std::views::iota(0, 100), [](int i) { return i; },
+                                   {.name = "numbers", .pool = pool});
+  EXPECT_LT(Clock::now() - start, scaled(5s));
+  ASSERT_EQ(jobs.size(), 100u);
+  EXPECT_EQ(jobs[99].state, rsp::JobState::Completed);
+}

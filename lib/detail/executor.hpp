@@ -1,5 +1,5 @@
-// A Boost.Asio io_context with one thread of its own: what the registry's feeder and deadline
-// watcher run on.
+// A Boost.Asio io_context with one thread of its own: what a pool's job factory feeds on, and
+// what the registry's deadline watchers run on.
 #pragma once
 
 #include <memory>

@@ -74,7 +74,7 @@ PoolCore::PoolCore(PoolOptions options, std::shared_ptr<RegistryCore> registry)
     : options_(std::move(options)),
       registry_(std::move(registry)),
       session_(owned_session(options_.session)),
-      feed_chunk_(std::clamp<std::size_t>(options_.max_queue / 2, 1, 16)),
+      factory_(options_.max_queue),
       armed_at_(kNotArmed),
       watch_timer_(registry_->watch_io()) {}
 
@@ -198,11 +198,9 @@ void PoolCore::runspace_main(const std::shared_ptr<RunspaceSlot>& slot) {
     } else {
       ended = std::move(job);  // accounted for under next_job's lock, saving a lock round
     }
-    // Feeding here, between jobs, saves a hop to the feeder thread per job; waiting until a few
-    // places are free lets one feed round create several jobs.
-    if (hungry_count_.load() != 0 && unfinished_.load() + feed_chunk_ <= options_.max_queue) {
-      feed();
-    }
+    // Feeding here, between jobs, saves a hop to the factory's executor per job; waiting until a
+    // few places are free lets one feed round create several jobs.
+    if (factory_.wants_feed()) factory_.feed(*this);
   }
   run_hook(slot->session->close, slot->runspace);
 }
@@ -360,164 +358,10 @@ void PoolCore::promote_deferred_locked(Released& released) {
 // ---- feeding -------------------------------------------------------------------------------
 
 bool PoolCore::add_batch(const std::shared_ptr<BatchCore>& batch) {
-  {
-    // Under the same lock shutdown takes the hungry list with, so no batch slips past it.
-    std::lock_guard lock(hungry_mutex_);
-    if (closing_.load()) return false;
-    hungry_.push_back(batch);
-    ++hungry_count_;
-  }
-  schedule_feed();
-  return true;
+  return !closing_.load() && factory_.add_batch(batch, weak_from_this());
 }
 
-void PoolCore::schedule_feed() {
-  if (closing_.load() || feed_scheduled_.exchange(true)) return;
-  boost::asio::post(registry_->feed_io(), [weak = weak_from_this()] {
-    if (auto self = weak.lock()) {
-      self->feed_scheduled_.store(false);
-      self->feed();
-    }
-  });
-}
-
-void PoolCore::remove_hungry(const std::shared_ptr<BatchCore>& batch) {
-  std::lock_guard lock(hungry_mutex_);
-  if (std::erase(hungry_, batch) != 0) --hungry_count_;
-}
-
-void PoolCore::feed() noexcept {
-  feed_again_.store(true);
-  while (feed_again_.load()) {
-    std::unique_lock feed_lock(feed_mutex_, std::try_to_lock);
-    if (!feed_lock.owns_lock()) return;  // the holder sees feed_again_ before it lets go
-    feed_again_.store(false);
-    try {
-      feed_locked();
-    } catch (...) {
-      // Out of memory for a job's record: the jobs created so far stay in feed_created_ and
-      // the next job to finish feeds again. Nothing escapes into a runspace or the executor.
-      return;
-    }
-  }
-}
-
-void PoolCore::end_batches_locked(std::vector<std::shared_ptr<BatchCore>>& ended) {
-  for (const auto& batch : ended) {
-    remove_hungry(batch);
-    batch->feed().reset();  // release the range (and the caller's, if referenced) at once
-    batch->mark_feeding_done();
-  }
-  ended.clear();
-}
-
-void PoolCore::feed_locked() {
-  // Kept between rounds (under feed_mutex_), so a round allocates nothing for its lists.
-  std::vector<JobPtr>& created = feed_created_;
-  std::vector<std::shared_ptr<BatchCore>>& ended = feed_ended_;
-  // A batch is marked fed only once the jobs created for it are in the registry: a receiver
-  // waiting for an id not handed out yet looks at whether its batch is still feeding.
-  auto end_batches = [&] {
-    if (ended.empty()) return;
-    enqueue(created);
-    end_batches_locked(ended);
-  };
-  // Creates the batch's next job in `created`; false when the batch ended (or will) instead.
-  // Reading may block (a pipe): what was created must not wait for it. Reads from data in hand
-  // are quick, so their jobs go to the runspaces a few at a time.
-  auto pull_job = [&](const std::shared_ptr<BatchCore>& batch, bool may_block) {
-    if (may_block || created.size() >= feed_chunk_) enqueue(created);
-    // The record first: the work is read straight into it.
-    JobPtr job = make_job_record();
-    std::size_t count = 0;
-    std::optional<ErrorRecord> read_error;
-    try {
-      count = batch->feed()->pull(batch->slice, job->work);
-    } catch (...) {
-      read_error = describe_current_exception();
-      read_error->message = "reading input " + std::to_string(batch->inputs_pulled) +
-                            " of the batch failed: " + read_error->message;
-    }
-    if (count == 0 && !read_error) {
-      ended.push_back(batch);
-      end_batches();
-      return false;
-    }
-    job->batch = batch;
-    job->input_index = batch->inputs_pulled;
-    job->data.name = batch->name;
-    job->data.input_index = batch->inputs_pulled;
-    job->data.input_count = count;
-    batch->inputs_pulled += count;
-    ++unfinished_;
-    ++batch->unfinished;
-    if (batch->stop_requested.load()) {  // stopped while we read: the job never existed
-      --unfinished_;
-      batch->cancel_creation();
-      ended.push_back(batch);
-      end_batches();
-      return false;
-    }
-    ++batch->created;
-    if (read_error) {
-      // Reading the range threw: the batch ends here, and a Failed job carries the error.
-      job->work.reset();
-      job->data.errors.push_back(std::move(*read_error));
-      ended.push_back(batch);
-    }
-    created.push_back(std::move(job));
-    if (may_block) enqueue(created);
-    bool ending = !ended.empty();
-    end_batches();
-    return !ending;
-  };
-  {
-    // Stopped batches end first, whether or not a place is free.
-    std::lock_guard lock(hungry_mutex_);
-    for (const auto& batch : hungry_) {
-      if (batch->stop_requested.load() || closing_.load()) ended.push_back(batch);
-    }
-  }
-  end_batches();
-  while (!closing_.load() && unfinished_.load() < options_.max_queue) {
-    std::shared_ptr<BatchCore> batch;
-    {
-      // Round robin between batches, passing over those paused for their receiver.
-      std::lock_guard lock(hungry_mutex_);
-      for (std::size_t tried = 0; tried < hungry_.size() && !batch; ++tried) {
-        std::shared_ptr<BatchCore> next = hungry_.front();
-        hungry_.pop_front();
-        hungry_.push_back(next);
-        if (!next->paused() || next->stop_requested.load()) batch = std::move(next);
-      }
-    }
-    if (!batch) break;
-    if (batch->stop_requested.load()) {
-      ended.push_back(batch);
-      end_batches();
-      continue;
-    }
-    // A turn takes up to feed_chunk_ jobs from one batch, so the batch list is locked once per
-    // turn rather than once per job; one from a stream, whose read may wait, so the other
-    // batches get theirs between its reads.
-    const bool may_block = batch->feed()->may_block();
-    const std::size_t turns = may_block ? 1 : feed_chunk_;
-    for (std::size_t turn = 0; turn < turns; ++turn) {
-      if (turn != 0 && (closing_.load() || unfinished_.load() >= options_.max_queue ||
-                        batch->paused() || batch->stop_requested.load())) {
-        break;
-      }
-      if (!pull_job(batch, may_block)) break;
-    }
-  }
-  enqueue(created);
-  if (closing_.load()) {
-    // The pool closed while this thread was reading; shutdown left the batches to it.
-    std::lock_guard lock(hungry_mutex_);
-    ended.assign(hungry_.begin(), hungry_.end());
-  }
-  end_batches();
-}
+void PoolCore::schedule_feed() { factory_.schedule_feed(weak_from_this()); }
 
 void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
   if (jobs.empty()) return;
@@ -563,9 +407,9 @@ void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
 
 void PoolCore::publish_finished(const JobPtr& job, JobState previous, bool feed_now) {
   registry_->publish(job);
-  unfinished_.fetch_sub(1);  // before the batch may report done: its waiters see a free place
+  factory_.place_freed();  // before the batch may report done: its waiters see a free place
   job->batch->on_job_finished(job->state.load(), previous);
-  if (feed_now && hungry_count_.load() != 0) schedule_feed();
+  if (feed_now && factory_.hungry()) schedule_feed();
 }
 
 void PoolCore::request_stop_locked(RunspaceSlot& slot, Clock::time_point now) {
@@ -668,7 +512,7 @@ void PoolCore::abandon(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& 
       spawn_locked(released, slot->runspace.index());
     }
   }
-  if (hungry_count_.load() != 0) schedule_feed();
+  if (factory_.hungry()) schedule_feed();
 }
 
 // ---- shutdown ------------------------------------------------------------------------------
@@ -697,10 +541,7 @@ void PoolCore::shutdown_once() {
     retired_.clear();
   }
   work_cv_.notify_all();
-  {
-    std::lock_guard lock(hungry_mutex_);  // add_batch checks closing_ under this lock
-    for (const auto& batch : hungry_) batch->stop_requested.store(true);
-  }
+  factory_.close();  // before queued jobs end: the places they free must not be filled again
   for (const JobPtr& job : queued) {
     if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
   }
@@ -719,24 +560,8 @@ void PoolCore::shutdown_once() {
     }
     if (stopped) publish_finished(stopped, *previous);
   }
-  // Batches end only under the feed lock: a range in the middle of a read must not look done
-  // (its owner could free it). If a read outlasts stop_grace, the reader ends them afterwards.
-  {
-    // Polled rather than try_lock_until: ThreadSanitizer does not follow the clock-based lock.
-    std::unique_lock feed_lock(feed_mutex_, std::try_to_lock);
-    while (!feed_lock.owns_lock() && Clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      feed_lock.try_lock();
-    }
-    if (feed_lock.owns_lock()) {
-      std::vector<std::shared_ptr<BatchCore>> ended;
-      {
-        std::lock_guard lock(hungry_mutex_);
-        ended.assign(hungry_.begin(), hungry_.end());
-      }
-      end_batches_locked(ended);
-    }
-  }
+  // Batches still feeding stop, and end once no read of theirs is under way.
+  factory_.wait_closed(deadline);
   // The same deadline on Boost's clock, for try_join_until; saturating like deadline_after.
   auto boost_deadline = boost::chrono::steady_clock::time_point::max();
   if (deadline != Clock::time_point::max()) {

@@ -1,5 +1,5 @@
-// The pool's shared core: its runspaces (Boost.Thread threads), the queue of created jobs, the
-// feeder that pulls inputs as places free, and the deadline watcher.
+// The pool's shared core: its runspaces (Boost.Thread threads), the queue of created jobs, its
+// job factory (which pulls inputs as places free) and the deadline watcher.
 #pragma once
 
 #include <atomic>
@@ -20,6 +20,7 @@
 #include <boost/thread/thread.hpp>
 
 #include "detail/batch_core.hpp"
+#include "detail/job_factory.hpp"
 #include "detail/job_record.hpp"
 #include "rsparallel/runspace_pool.hpp"
 
@@ -59,7 +60,7 @@ struct Released {
   }
 };
 
-class PoolCore : public std::enable_shared_from_this<PoolCore> {
+class PoolCore final : public JobIntake, public std::enable_shared_from_this<PoolCore> {
  public:
   PoolCore(PoolOptions options, std::shared_ptr<RegistryCore> registry);
   ~PoolCore();
@@ -76,7 +77,10 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
 
   /// A new batch to feed; false (and nothing done) once the pool is closing.
   bool add_batch(const std::shared_ptr<BatchCore>& batch);
+  /// After a receiver's pause ended or a batch was stopped: the factory looks again.
   void schedule_feed();
+  /// Queues created jobs (JobIntake): the factory's only way into the pool.
+  void enqueue(std::vector<JobPtr>& jobs) override;
 
   /// The winner of JobRecord::try_finish calls this: publish, count, free a place. A runspace
   /// passes feed_now = false and feeds right after, on its own thread.
@@ -86,21 +90,13 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
 
   std::size_t open_runspaces() const;
   std::size_t busy_runspaces() const;
-  std::size_t unfinished_jobs() const noexcept { return unfinished_.load(); }
+  std::size_t unfinished_jobs() const noexcept { return factory_.unfinished(); }
   std::size_t abandoned_runspaces() const noexcept { return abandoned_.load(); }
   std::vector<std::string> open_errors() const;
 
  private:
-  /// Feeds unless another thread is feeding, in which case that thread feeds once more before
-  /// it lets go: nobody ever waits for the feed lock (a read from the range may block).
-  void feed() noexcept;
-  void feed_locked();
-  /// Ends batches that will create no more jobs: releases their ranges, marks them fed.
-  void end_batches_locked(std::vector<std::shared_ptr<BatchCore>>& ended);
   void promote_deferred_locked(Released& released);
   void shutdown_once();
-  void remove_hungry(const std::shared_ptr<BatchCore>& batch);
-  void enqueue(std::vector<JobPtr>& jobs);
   /// Starts a runspace with the lowest free index (or `reuse`); false when its thread could not
   /// start, which is noted in open_errors and pauses further starts for a moment.
   bool spawn_locked(Released& released, std::optional<std::size_t> reuse = std::nullopt);
@@ -144,23 +140,10 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::size_t next_index_ = 0;
   std::chrono::steady_clock::time_point spawn_retry_at_{};  // after a thread failed to start
   std::atomic<bool> closing_{false};
-  std::atomic<std::size_t> unfinished_{0};  // places under max_queue taken
   std::atomic<std::size_t> abandoned_{0};
-
-  std::mutex feed_mutex_;                               // held while reading input ranges
-  std::vector<JobPtr> feed_created_;                    // a feed round's jobs; feed_mutex_
-  std::vector<std::shared_ptr<BatchCore>> feed_ended_;  // a feed round's ended batches; same
-  std::atomic<bool> feed_again_{false};
   std::once_flag shutdown_once_;
-  std::mutex hungry_mutex_;
-  std::deque<std::shared_ptr<BatchCore>> hungry_;  // batches with inputs left
-  std::atomic<std::size_t> hungry_count_{0};
-  std::atomic<bool> feed_scheduled_{false};
 
-  // Jobs a feed round may create before it hands them to the runspaces, and how many places a
-  // runspace waits for before it feeds between jobs.
-  const std::size_t feed_chunk_;
-
+  JobFactory factory_;
   std::atomic<std::int64_t> armed_at_;     // the watch timer's expiry, steady ns; max = none
   boost::asio::steady_timer watch_timer_;  // only touched on the watch executor
 };

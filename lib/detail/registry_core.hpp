@@ -1,6 +1,6 @@
 // The registry's shared core: every job by id, the finished ones waiting for a receiver (kept
 // per batch, so a receiver looks only at the batches it covers), the batches still tracked, and
-// the two Asio executors (feeding inputs, watching deadlines).
+// the Asio executor the pools' deadline watchers run on (their timers never block).
 #pragma once
 
 #include <chrono>
@@ -47,7 +47,6 @@ class RegistryCore {
  public:
   RegistryCore();
 
-  boost::asio::io_context& feed_io() noexcept { return feeder_.io(); }
   boost::asio::io_context& watch_io() noexcept { return watcher_.io(); }
 
   void add_batch(std::shared_ptr<BatchCore> batch);
@@ -135,8 +134,7 @@ class RegistryCore {
   std::size_t held_ = 0;
   std::uint64_t publish_seq_ = 0;  // JobRecord::publish_seq of the last job published
   std::unordered_map<const BatchCore*, Tracked> tracked_;
-  // Last: their threads stop before the state above goes away.
-  Executor feeder_;
+  // Last: its thread stops before the state above goes away.
   Executor watcher_;
 };
 
