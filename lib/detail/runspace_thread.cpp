@@ -1,0 +1,203 @@
+#include "detail/runspace_thread.hpp"
+
+#include <functional>
+#include <optional>
+#include <utility>
+
+#include <boost/thread/exceptions.hpp>
+#include <boost/thread/thread.hpp>
+
+#include "detail/batch_core.hpp"
+#include "detail/clock.hpp"
+#include "detail/errors.hpp"
+#include "detail/thread_start.hpp"
+
+namespace rsp::detail {
+namespace {
+
+// Drops an interrupt that was meant for the job that just ended, so the next job never sees it.
+void consume_interrupt() {
+  if (!boost::this_thread::interruption_requested()) return;
+  try {
+    boost::this_thread::interruption_point();
+  } catch (const boost::thread_interrupted&) {
+  }
+}
+
+void run_hook(const std::function<void(Runspace&)>& hook, Runspace& runspace) {
+  if (!hook) return;
+  try {
+    hook(runspace);
+  } catch (...) {
+    // A close hook has nobody left to report to; the runspace closes regardless.
+  }
+}
+
+// The deadline of a job that just started, if it has a timeout; the slot learns it under its
+// lock unless a stop already set the stop grace there.
+void arm_timeout(RunspaceHost& host, RunspaceSlot& slot, const JobRecord& job) {
+  std::chrono::milliseconds timeout = job.batch->options.timeout;
+  if (timeout.count() <= 0) return;
+  Clock::time_point deadline = deadline_after(job.started_at, timeout);
+  {
+    std::lock_guard lock(slot.mutex);
+    if (slot.stopping) return;
+    slot.deadline = deadline;
+  }
+  host.arm(deadline);
+}
+
+// Runs the job's work on this thread and says how it ended.
+JobState run_work(JobRecord& job, JobContext& context, const std::stop_token& token,
+                  std::optional<ErrorRecord>& error) {
+  try {
+    job.work->run(context);
+    return JobState::Completed;
+  } catch (const JobStopped&) {
+    if (token.stop_requested()) return JobState::Stopped;
+    error = describe_current_exception();
+  } catch (const boost::thread_interrupted&) {
+    if (token.stop_requested()) return JobState::Stopped;
+    error = describe_current_exception();
+  } catch (...) {
+    error = describe_current_exception();
+  }
+  return JobState::Failed;
+}
+
+// Runs one job; false when the runspace was abandoned meanwhile.
+bool run_job(RunspaceHost& host, RunspaceSlot& slot, const std::shared_ptr<RunspaceSlot>& owner,
+             const JobPtr& job) {
+  std::stop_token token;
+  bool closing = false;
+  {
+    std::lock_guard lock(slot.mutex);
+    slot.current = job;
+    token = slot.stop.get_token();
+    // Shutdown looks at `current` under this lock after it starts closing: it either saw this
+    // job or we see it closing here.
+    closing = host.closing();
+  }
+  if (closing) {
+    if (auto previous = job->try_finish(JobState::Stopped)) {
+      host.publish_finished(job, *previous, false);
+    }
+  } else if (job->try_start(owner)) {
+    slot.executing.store(true);
+    arm_timeout(host, slot, *job);
+    JobContext& context = job->open_context(slot.runspace, token);
+    std::optional<ErrorRecord> error;
+    JobState outcome = run_work(*job, context, token, error);
+    job->work.reset();
+    slot.executing.store(false);
+    if (auto previous = job->try_finish(outcome, error ? &*error : nullptr)) {
+      host.publish_finished(job, *previous, false);
+    }
+  }
+  bool interrupted = false;
+  {
+    std::lock_guard lock(slot.mutex);
+    if (slot.abandoned) return false;
+    slot.current = nullptr;
+    slot.deadline = Clock::time_point::max();
+    interrupted = std::exchange(slot.stopping, false);
+    if (slot.stop.stop_requested()) slot.stop = std::stop_source();
+  }
+  // No stop can target this runspace now that `current` is clear; drop the interrupt sent with
+  // a stop (a stop request always sets `stopping`).
+  if (interrupted) consume_interrupt();
+  return true;
+}
+
+// The runspace's thread: opens the session, then runs jobs until the pool closes, the runspace
+// idles out, or it is abandoned.
+void serve(RunspaceHost& host, const std::shared_ptr<RunspaceSlot>& slot) {
+  std::optional<ErrorRecord> open_error;
+  if (slot->session->open) {
+    try {
+      slot->session->open(slot->runspace);
+    } catch (...) {
+      open_error = describe_current_exception();
+      open_error->message = "runspace " + std::to_string(slot->runspace.index()) +
+                            " failed to open: " + open_error->message;
+      host.note_open_error(open_error->message);
+    }
+  }
+  bool first = true;
+  JobPtr ended;  // the job this runspace ran last, for next_job to account for
+  for (;;) {
+    Released released;  // what next_job let go of, destroyed outside the pool's lock
+    JobPtr job = host.next_job(slot, first, ended.get(), released);
+    ended.reset();  // outside the pool's lock: this may be the last reference to the record
+    released.clear();
+    if (!job) break;
+    first = false;
+    if (open_error) {
+      // A runspace whose session did not open fails its jobs clearly rather than run them
+      // without the state they expect.
+      ErrorRecord error = *open_error;
+      if (auto previous = job->try_finish(JobState::Failed, &error)) {
+        host.publish_finished(job, *previous, true);
+      }
+    } else if (!run_job(host, *slot, slot, job)) {
+      consume_interrupt();  // the stop was for the job, not for the close hook
+      run_hook(slot->session->close, slot->runspace);  // abandoned: the pool is not ours now
+      return;
+    }
+    if (job->batch->options.max_running != 0) {
+      // Its batch's next job may be held back for it: free that place before a feed that may
+      // block on a read.
+      host.job_ran(*job);
+    } else {
+      ended = std::move(job);  // accounted for under next_job's lock, saving a lock round
+    }
+    host.between_jobs();
+  }
+  run_hook(slot->session->close, slot->runspace);
+}
+
+class ThreadRunspace final : public RunspaceDriver {
+ public:
+  void start(std::shared_ptr<RunspaceHost> host, std::shared_ptr<RunspaceSlot> slot) override {
+    thread_ =
+        start_thread([host = std::move(host), slot = std::move(slot)] { serve(*host, slot); });
+  }
+
+  void interrupt() override { thread_.interrupt(); }
+
+  void abandon() override {
+    if (thread_.joinable()) thread_.detach();
+  }
+
+  bool join_until(Clock::time_point deadline) override {
+    if (!thread_.joinable()) return true;
+    if (thread_.get_id() == boost::this_thread::get_id()) return false;
+    // A job may close its own pool: its thread has just been interrupted, and a Boost join is
+    // an interruption point, so interruption is held off while joining.
+    boost::this_thread::disable_interruption no_interrupts;
+    return thread_.try_join_until(to_boost(deadline));
+  }
+
+ private:
+  // The same deadline on Boost's clock, for try_join_until; saturating like deadline_after.
+  static boost::chrono::steady_clock::time_point to_boost(Clock::time_point deadline) {
+    auto boost_now = boost::chrono::steady_clock::now();
+    if (deadline == Clock::time_point::max()) return boost::chrono::steady_clock::time_point::max();
+    std::int64_t left_ms = std::max<std::int64_t>(
+        0, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    auto room = boost::chrono::duration_cast<boost::chrono::milliseconds>(
+        boost::chrono::steady_clock::time_point::max() - boost_now);
+    if (left_ms >= room.count()) return boost::chrono::steady_clock::time_point::max();
+    return boost_now + boost::chrono::milliseconds(left_ms);
+  }
+
+  boost::thread thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<RunspaceDriver> make_thread_runspace() {
+  return std::make_unique<ThreadRunspace>();
+}
+
+}  // namespace rsp::detail
