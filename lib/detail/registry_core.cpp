@@ -12,17 +12,6 @@ namespace {
 // this long, so a fast stream of small jobs wakes it once per group rather than once per job.
 constexpr std::size_t kWakeGroup = 128;
 constexpr std::chrono::microseconds kHoldFor{500};
-// The by-id index drops its gaps only past this many, so a small registry never compacts.
-constexpr std::size_t kMinGapsToCompact = 1024;
-
-// The by-id index is sorted by id: a binary search finds a job's entry.
-constexpr auto entry_before = [](const auto& entry, JobId id) { return entry.id < id; };
-
-template <class Index>
-auto find_entry(Index& index, JobId id) {
-  auto at = std::lower_bound(index.begin(), index.end(), id, entry_before);
-  return at != index.end() && at->id == id ? at : index.end();
-}
 
 // Jobs and batches leave the registry through this: their destructors (user outputs, scripts,
 // ranges, perhaps the last handle on a pool) run after the registry's mutex is released, and
@@ -126,7 +115,7 @@ void RegistryCore::add_jobs(std::span<const JobPtr> jobs) {
       job->id = next_id_++;
       job->data.id = job->id;
       job->data.queued = now;
-      index_.push_back(IndexEntry{job->id, job});
+      index_.append(job);
     }
     batch->held += run.size();
   });
@@ -143,7 +132,7 @@ void RegistryCore::publish(const JobPtr& job) {
   bool wake = false;
   {
     auto lock = lock_briefly(mutex_);
-    if (!holds_locked(*job)) return;  // cleared by force before it was published
+    if (!index_.holds(*job)) return;  // cleared by force before it was published
     // A held job's batch is tracked: batches are pruned only once they hold no job.
     Tracked& tracked = tracked_.at(job->batch.get());
     job->publish_seq = ++publish_seq_;
@@ -176,9 +165,9 @@ std::vector<JobPtr> RegistryCore::unfinished(const JobFilter& filter) const {
     if (job && !is_finished(job->state.load()) && filter.matches(*job)) found.push_back(job);
     return found;
   }
-  for (const auto& [id, job] : index_) {
-    if (job && !is_finished(job->state.load()) && filter.matches(*job)) found.push_back(job);
-  }
+  index_.for_each([&](const JobPtr& job) {
+    if (!is_finished(job->state.load()) && filter.matches(*job)) found.push_back(job);
+  });
   return found;
 }
 
@@ -308,14 +297,7 @@ void RegistryCore::put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob>* 
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       JobPtr& job = jobs[i];
       if (data != nullptr) job->data = std::move((*data)[i]);
-      // Its entry may have been compacted away: it goes back in id order.
-      auto at = std::lower_bound(index_.begin(), index_.end(), job->id, entry_before);
-      if (at != index_.end() && at->id == job->id) {
-        at->job = job;
-        --index_gaps_;
-      } else {
-        index_.insert(at, IndexEntry{job->id, job});
-      }
+      index_.restore(job);
       job->received = false;
       --job->batch->received;
       ++job->batch->held;
@@ -352,30 +334,14 @@ std::size_t RegistryCore::remove_finished(const JobFilter& filter) {
   return released.jobs.size();
 }
 
-const JobPtr* RegistryCore::entry_locked(JobId id) const {
-  auto at = find_entry(index_, id);
-  return at == index_.end() ? nullptr : &at->job;
-}
-
-bool RegistryCore::holds_locked(const JobRecord& job) const {
-  const JobPtr* entry = entry_locked(job.id);
-  return entry != nullptr && entry->get() == &job;
-}
-
 JobPtr RegistryCore::find_locked(JobId id) const {
-  const JobPtr* entry = entry_locked(id);
+  const JobPtr* entry = index_.find(id);
   return entry != nullptr ? *entry : nullptr;
 }
 
 void RegistryCore::drop_locked(std::span<const JobPtr> jobs, bool receive, BatchList& resume) {
   for_each_batch_run(jobs, [&](const std::shared_ptr<BatchCore>& batch, auto run) {
-    for (const JobPtr& job : run) {
-      auto at = find_entry(index_, job->id);
-      if (at != index_.end()) {
-        at->job = nullptr;
-        ++index_gaps_;
-      }
-    }
+    for (const JobPtr& job : run) index_.remove(job->id);
     if (receive) mark_received(*batch, run);
     // Only finished jobs are dropped. Crossing below max_unreceived may end a receiver's pause.
     std::size_t awaiting = batch->awaiting_receipt.fetch_sub(run.size());
@@ -385,12 +351,7 @@ void RegistryCore::drop_locked(std::span<const JobPtr> jobs, bool receive, Batch
     batch->held -= run.size();
     held_ -= run.size();
   });
-  // Gaps go once they are most of the index, so it holds at most about twice the jobs held,
-  // whichever jobs stay, at an amortized constant cost per job.
-  if (index_gaps_ > kMinGapsToCompact && 2 * index_gaps_ > index_.size()) {
-    std::erase_if(index_, [](const IndexEntry& entry) { return entry.job == nullptr; });
-    index_gaps_ = 0;
-  }
+  index_.compact_if_sparse();
 }
 
 void RegistryCore::prune_batches_locked(BatchList& released) {
@@ -424,7 +385,7 @@ JobId RegistryCore::next_id() const {
 
 std::size_t RegistryCore::index_slots() const {
   std::lock_guard lock(mutex_);
-  return index_.size();
+  return index_.slots();
 }
 
 }  // namespace rsp::detail

@@ -18,6 +18,7 @@
 
 #include "detail/batch_core.hpp"
 #include "detail/executor.hpp"
+#include "detail/job_index.hpp"
 #include "detail/job_record.hpp"
 
 namespace rsp::detail {
@@ -92,10 +93,6 @@ class RegistryCore {
     std::shared_ptr<BatchCore> batch;
     std::vector<JobPtr> finished;
   };
-  struct IndexEntry {
-    JobId id;
-    JobPtr job;  // null once received or cleared: a gap
-  };
   /// A thread in wait(): publish wakes it when a job it covers finishes.
   struct Waiter {
     const JobFilter* filter;
@@ -113,10 +110,7 @@ class RegistryCore {
   /// Calls fn(tracked) for each tracked batch the filter covers.
   template <class Fn>
   void for_each_match_locked(const JobFilter& filter, Fn fn) const;
-  const JobPtr* entry_locked(JobId id) const;
   JobPtr find_locked(JobId id) const;
-  /// Whether `job` itself is held, by address (no shared_ptr copy).
-  bool holds_locked(const JobRecord& job) const;
   /// Forgets finished jobs (marking them received first, with `receive`); adds a batch to
   /// `resume` when that ends its receiver's backpressure.
   void drop_locked(std::span<const JobPtr> jobs, bool receive, BatchList& resume);
@@ -129,8 +123,7 @@ class RegistryCore {
   std::vector<Waiter*> waiters_;
   bool signalled_ = false;  // waiters were woken and have not looked yet: publish stays quiet
   JobId next_id_ = 1;
-  std::vector<IndexEntry> index_;  // every held job by increasing id, and gaps
-  std::size_t index_gaps_ = 0;
+  JobIndex index_;
   std::size_t held_ = 0;
   std::uint64_t publish_seq_ = 0;  // JobRecord::publish_seq of the last job published
   std::unordered_map<const BatchCore*, Tracked> tracked_;
