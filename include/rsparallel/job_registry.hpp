@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "rsparallel/job.hpp"
+#include "rsparallel/options.hpp"
 
 namespace rsp {
 

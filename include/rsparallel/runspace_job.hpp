@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "rsparallel/detail/job_work.hpp"
+#include "rsparallel/options.hpp"
 #include "rsparallel/runspace_pool.hpp"
 
 namespace rsp {
@@ -32,17 +33,6 @@ namespace rsp {
 namespace detail {
 class BatchCore;
 }
-
-/// The fields keep this order (designated initializers depend on it); new fields go last.
-struct JobOptions {
-  std::string name{};                    // -JobName
-  std::chrono::milliseconds timeout{0};  // per job, from the moment it starts running; 0 = none
-  std::size_t slice_size = 1;            // inputs per job; 0 = automatic (about sqrt(n))
-  std::size_t max_running = 0;           // jobs of this call running at once; 0 = the pool's max
-};
-
-/// Throws std::invalid_argument naming the first option out of range and the value given.
-void validate(const JobOptions& options);
 
 /// The jobs of one new_runspace_job call. Copies share the same batch.
 ///

@@ -21,7 +21,8 @@
 
 #include "detail/batch_core.hpp"
 #include "detail/job_record.hpp"
-#include "rsparallel/runspace_pool.hpp"
+#include "rsparallel/options.hpp"
+#include "rsparallel/runspace.hpp"
 
 namespace rsp::detail {
 
