@@ -32,7 +32,8 @@ namespace rsp {
 
 namespace detail {
 class BatchCore;
-}
+struct Access;
+}  // namespace detail
 
 /// The jobs of one new_runspace_job call. Copies share the same batch.
 ///
@@ -40,7 +41,6 @@ class BatchCore;
 class JobBatch {
  public:
   JobBatch() = default;
-  explicit JobBatch(std::shared_ptr<detail::BatchCore> core) noexcept : core_(std::move(core)) {}
 
   const std::string& name() const noexcept;
   /// Until every input was made a job and every job finished (received or not).
@@ -64,9 +64,11 @@ class JobBatch {
   /// The inputs each job gets (JobOptions::slice_size, with 0 resolved).
   std::size_t slice_size() const;
 
-  const std::shared_ptr<detail::BatchCore>& core() const noexcept { return core_; }
-
  private:
+  friend struct detail::Access;  // the library's own components make batches through it
+
+  explicit JobBatch(std::shared_ptr<detail::BatchCore> core) noexcept : core_(std::move(core)) {}
+
   std::shared_ptr<detail::BatchCore> core_;
 };
 

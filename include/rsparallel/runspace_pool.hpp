@@ -21,7 +21,8 @@ namespace rsp {
 
 namespace detail {
 class PoolCore;
-}
+struct Access;
+}  // namespace detail
 
 /// A pool of runspaces. Opens min_runspaces at once and more on demand up to max_runspaces;
 /// those above min close after idle_timeout. At most max_queue jobs of the pool exist unfinished
@@ -62,10 +63,9 @@ class RunspacePool {
   /// are refused with std::logic_error.
   void close();
 
-  /// For the library's own components.
-  const std::shared_ptr<detail::PoolCore>& core() const noexcept { return core_; }
-
  private:
+  friend struct detail::Access;  // the library's own components reach core_ through it
+
   std::shared_ptr<JobRegistry> registry_;
   std::shared_ptr<detail::PoolCore> core_;
 };
