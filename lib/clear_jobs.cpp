@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "detail/access.hpp"
 #include "detail/pool_core.hpp"
 #include "detail/registry_core.hpp"
 
@@ -45,8 +46,8 @@ std::size_t clear(detail::RegistryCore& registry, const detail::PoolCore* pool,
 }  // namespace
 
 std::size_t clear_runspace_jobs(RunspacePool& pool, ClearOptions options) {
-  std::shared_ptr<detail::RegistryCore> registry = pool.core()->shared_registry();
-  return clear(*registry, pool.core().get(), options);
+  std::shared_ptr<detail::RegistryCore> registry = detail::Access::core(pool)->shared_registry();
+  return clear(*registry, detail::Access::core(pool).get(), options);
 }
 
 std::size_t clear_runspace_jobs(const std::shared_ptr<RunspacePool>& pool, ClearOptions options) {
@@ -55,7 +56,7 @@ std::size_t clear_runspace_jobs(const std::shared_ptr<RunspacePool>& pool, Clear
 }
 
 std::size_t clear_runspace_jobs(JobRegistry& registry, ClearOptions options) {
-  std::shared_ptr<detail::RegistryCore> core = registry.core();
+  std::shared_ptr<detail::RegistryCore> core = detail::Access::core(registry);
   return clear(*core, nullptr, options);
 }
 

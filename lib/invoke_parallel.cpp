@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "detail/access.hpp"
 #include "detail/pool_core.hpp"
 #include "detail/receive_engine.hpp"
 #include "detail/registry_core.hpp"
@@ -46,7 +47,7 @@ JobOptions parallel_job_options(const ParallelOptions& options, std::size_t defa
 
 void receive_batch_each(const JobBatch& batch, const ParallelOptions& options,
                         const std::function<void(ReceivedJob&)>& on_job) {
-  BatchCore& core = *batch.core();
+  BatchCore& core = *Access::core(batch);
   JobFilter mine;
   mine.batch = &core;
   ReceiveOptions receive{.timeout = std::chrono::milliseconds(0), .log_file = options.log_file};

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "detail/access.hpp"
 #include "detail/clock.hpp"
 #include "detail/job_log.hpp"
 #include "detail/pool_core.hpp"
@@ -217,8 +218,9 @@ detail::JobFilter filter_for(const ReceiveOptions& options, const detail::PoolCo
 
 // Each call holds the registry: a callback may destroy the pool that held it.
 std::vector<ReceivedJob> receive_runspace_job(RunspacePool& pool, ReceiveOptions options) {
-  std::shared_ptr<detail::RegistryCore> registry = pool.core()->shared_registry();
-  return detail::receive_all(*registry, filter_for(options, pool.core().get()), options);
+  std::shared_ptr<detail::RegistryCore> registry = detail::Access::core(pool)->shared_registry();
+  return detail::receive_all(*registry, filter_for(options, detail::Access::core(pool).get()),
+                             options);
 }
 
 std::vector<ReceivedJob> receive_runspace_job(const std::shared_ptr<RunspacePool>& pool,
@@ -228,16 +230,16 @@ std::vector<ReceivedJob> receive_runspace_job(const std::shared_ptr<RunspacePool
 }
 
 std::vector<ReceivedJob> receive_runspace_job(JobRegistry& registry, ReceiveOptions options) {
-  std::shared_ptr<detail::RegistryCore> core = registry.core();
+  std::shared_ptr<detail::RegistryCore> core = detail::Access::core(registry);
   return detail::receive_all(*core, filter_for(options, nullptr), options);
 }
 
 std::vector<ReceivedJob> receive_runspace_job(RunspacePool& pool, ReceiveOptions options,
                                               ReceiveResult& result) {
-  std::shared_ptr<detail::RegistryCore> registry = pool.core()->shared_registry();
+  std::shared_ptr<detail::RegistryCore> registry = detail::Access::core(pool)->shared_registry();
   bool complete = false;
-  std::vector<ReceivedJob> jobs =
-      detail::receive_all(*registry, filter_for(options, pool.core().get()), options, &complete);
+  std::vector<ReceivedJob> jobs = detail::receive_all(
+      *registry, filter_for(options, detail::Access::core(pool).get()), options, &complete);
   result = ReceiveResult{.received = jobs.size(), .complete = complete};
   return jobs;
 }
@@ -250,7 +252,7 @@ std::vector<ReceivedJob> receive_runspace_job(const std::shared_ptr<RunspacePool
 
 std::vector<ReceivedJob> receive_runspace_job(JobRegistry& registry, ReceiveOptions options,
                                               ReceiveResult& result) {
-  std::shared_ptr<detail::RegistryCore> core = registry.core();
+  std::shared_ptr<detail::RegistryCore> core = detail::Access::core(registry);
   bool complete = false;
   std::vector<ReceivedJob> jobs =
       detail::receive_all(*core, filter_for(options, nullptr), options, &complete);
@@ -260,13 +262,14 @@ std::vector<ReceivedJob> receive_runspace_job(JobRegistry& registry, ReceiveOpti
 
 ReceiveResult receive_runspace_job(RunspacePool& pool, ReceiveOptions options,
                                    ReceiveCallback on_job) {
-  std::shared_ptr<detail::RegistryCore> registry = pool.core()->shared_registry();
-  return detail::receive_each(*registry, filter_for(options, pool.core().get()), options, on_job);
+  std::shared_ptr<detail::RegistryCore> registry = detail::Access::core(pool)->shared_registry();
+  return detail::receive_each(*registry, filter_for(options, detail::Access::core(pool).get()),
+                              options, on_job);
 }
 
 ReceiveResult receive_runspace_job(JobRegistry& registry, ReceiveOptions options,
                                    ReceiveCallback on_job) {
-  std::shared_ptr<detail::RegistryCore> core = registry.core();
+  std::shared_ptr<detail::RegistryCore> core = detail::Access::core(registry);
   return detail::receive_each(*core, filter_for(options, nullptr), options, on_job);
 }
 

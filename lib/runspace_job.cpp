@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "detail/access.hpp"
 #include "detail/batch_core.hpp"
 #include "detail/pool_core.hpp"
 #include "detail/registry_core.hpp"
@@ -27,18 +28,18 @@ std::size_t resolve_slice_size(std::size_t requested, std::optional<std::size_t>
 JobBatch submit_batch(RunspacePool& pool, std::unique_ptr<InputFeed> feed,
                       std::shared_ptr<void> script, JobOptions options, std::size_t slice,
                       std::optional<std::size_t> input_count) {
-  const std::shared_ptr<PoolCore>& core = pool.core();
+  const std::shared_ptr<PoolCore>& core = Access::core(pool);
   if (core->closing()) throw std::logic_error("rsp::new_runspace_job: the pool is closed");
   std::string name = options.name;
   auto batch = std::make_shared<BatchCore>(
       std::move(name), std::move(options), slice, input_count, core->options().max_unreceived, core,
-      pool.registry().core(), std::move(script), std::move(feed));
+      Access::core(pool.registry()), std::move(script), std::move(feed));
   core->registry().add_batch(batch);
   if (!core->add_batch(batch)) {
     batch->mark_feeding_done();  // done with no job; the registry forgets it
     throw std::logic_error("rsp::new_runspace_job: the pool is closed");
   }
-  return JobBatch(std::move(batch));
+  return Access::make_batch(std::move(batch));
 }
 
 void stop_batch(BatchCore& batch) {

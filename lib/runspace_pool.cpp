@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "detail/access.hpp"
 #include "detail/pool_core.hpp"
 #include "detail/registry_core.hpp"
 #include "detail/validate.hpp"
@@ -40,7 +41,7 @@ RunspacePool::RunspacePool(PoolOptions options) {
   }
   if (!options.registry) options.registry = std::make_shared<JobRegistry>();
   registry_ = options.registry;
-  core_ = std::make_shared<detail::PoolCore>(std::move(options), registry_->core());
+  core_ = std::make_shared<detail::PoolCore>(std::move(options), detail::Access::core(*registry_));
   core_->start();
 }
 

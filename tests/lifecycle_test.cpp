@@ -13,6 +13,7 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "detail/access.hpp"
 #include "support.hpp"
 
 using namespace std::chrono_literals;
@@ -202,7 +203,7 @@ TEST(Lifecycle, DroppedPoolsWithUnreceivedJobsLeaveNoThreadBehind) {
   std::weak_ptr<rsp::detail::RegistryCore> first_registry;
   for (int i = 0; i < 10; ++i) {
     auto pool = rsp::new_runspace_pool({.min_runspaces = 1, .max_runspaces = 2});
-    if (i == 0) first_registry = pool->registry().core();
+    if (i == 0) first_registry = rsp::detail::Access::core(pool->registry());
     rsp::new_runspace_job(*pool, std::vector<int>{1, 2, 3}, [](int x) { return x; }).wait();
   }
   EXPECT_TRUE(eventually([&] { return first_registry.expired(); }));

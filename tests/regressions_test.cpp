@@ -15,6 +15,7 @@
 
 #include <rsparallel/rsparallel.hpp>
 
+#include "detail/access.hpp"
 #include "detail/registry_core.hpp"
 #include "detail/thread_start.hpp"
 #include "support.hpp"
@@ -139,7 +140,7 @@ TEST(Regressions, RegistryIndexStaysSmallWhileAnEarlyJobIsHeld) {
       rsp::receive_runspace_job(*pool, {.name = "stream"}, [](rsp::ReceivedJob) {});
   EXPECT_EQ(received, static_cast<std::size_t>(count));
   EXPECT_EQ(pool->registry().size(), 1u);
-  EXPECT_LT(pool->registry().core()->index_slots(), 5000u);
+  EXPECT_LT(rsp::detail::Access::core(pool->registry())->index_slots(), 5000u);
 }
 
 // A job's context was a local of the runspace reused at the same address for its next job: a

@@ -14,16 +14,10 @@
 
 #include "rsparallel/job.hpp"
 #include "rsparallel/job_registry.hpp"
+#include "rsparallel/options.hpp"
 #include "rsparallel/runspace_pool.hpp"
 
 namespace rsp {
-
-/// The fields keep this order (designated initializers depend on it); new fields go last.
-struct ClearOptions {
-  std::string name{};
-  std::optional<JobId> id{};
-  bool force = false;  // also stop running jobs and drop those not started or not fed
-};
 
 /// Removes the finished matching jobs, received with `keep` or not received at all, and returns
 /// how many it removed. With `force` it first stops matching running jobs (requesting a stop and

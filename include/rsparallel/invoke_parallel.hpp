@@ -24,39 +24,12 @@
 #include <vector>
 
 #include "rsparallel/job.hpp"
+#include "rsparallel/options.hpp"
 #include "rsparallel/receive_job.hpp"
 #include "rsparallel/runspace_job.hpp"
 #include "rsparallel/runspace_pool.hpp"
 
 namespace rsp {
-
-/// The fields keep this order (designated initializers depend on it); new fields go last.
-struct ParallelOptions {
-  std::string name{};
-  std::chrono::milliseconds timeout{0};  // per job (parallel_map: per input); 0 = none
-  // Inputs per job; 0 = automatic (about sqrt(n)). Unset = the call's own default: 1 for
-  // invoke_parallel, automatic for parallel_map (whose outcomes stay per input whatever the
-  // slice, see parallel_map.hpp). `{.slice_size = 3}` reads as before.
-  std::optional<std::size_t> slice_size{};
-  std::size_t max_running = 0;           // 0 = the machine's cores
-  bool show_progress = false;            // a progress bar on stderr, when it is a terminal
-  std::filesystem::path log_file{};      // the CSV job log
-  std::shared_ptr<RunspacePool> pool{};  // null: a pool of max_running runspaces for this call
-  // How long a stopped or timed-out job may ignore its stop before its runspace is abandoned,
-  // on the pool this call makes; the call returns within about this much after a stop or the
-  // last timeout. With `pool` given, that pool's own PoolOptions::stop_grace rules abandoning
-  // instead, and the call returns as soon as every job is marked finished (a stopped or
-  // timed-out job is marked at once), without waiting for threads that ignore their stop.
-  std::chrono::milliseconds stop_grace{1'000};
-  // Cancels the call: the batch stops being fed, jobs not started end Stopped, running ones are
-  // stopped (and interrupted). The call returns within about stop_grace with every input
-  // accounted for: inputs never made into jobs are reported Stopped too (for a sized range;
-  // inputs of a range of unknown size that were never read are not known, so not reported).
-  std::stop_token stop{};
-};
-
-/// Throws std::invalid_argument naming the first option out of range and the value given.
-void validate(const ParallelOptions& options);
 
 namespace detail {
 /// ParallelOptions::max_running with 0 resolved to the machine's cores, also on a given pool.

@@ -18,12 +18,14 @@
 #include <optional>
 
 #include "rsparallel/job.hpp"
+#include "rsparallel/options.hpp"
 
 namespace rsp {
 
 namespace detail {
 class RegistryCore;
-}
+struct Access;
+}  // namespace detail
 
 /// Holds every job from creation until it is received or cleared, assigns ids, and drives, on
 /// two Boost.Asio executors of its own, what must happen off the callers' threads: feeding inputs
@@ -50,10 +52,9 @@ class JobRegistry {
   /// The id the next job created will get.
   JobId next_id() const;
 
-  /// For the library's own components.
-  const std::shared_ptr<detail::RegistryCore>& core() const noexcept { return core_; }
-
  private:
+  friend struct detail::Access;  // the library's own components reach core_ through it
+
   std::shared_ptr<detail::RegistryCore> core_;
 };
 

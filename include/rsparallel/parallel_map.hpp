@@ -55,6 +55,7 @@
 #include "rsparallel/detail/map_work.hpp"
 #include "rsparallel/invoke_parallel.hpp"
 #include "rsparallel/job.hpp"
+#include "rsparallel/options.hpp"
 
 namespace rsp {
 

@@ -22,39 +22,10 @@
 
 #include "rsparallel/job.hpp"
 #include "rsparallel/job_registry.hpp"
+#include "rsparallel/options.hpp"
 #include "rsparallel/runspace_pool.hpp"
 
 namespace rsp {
-
-/// The fields keep this order (designated initializers depend on it); new fields go last.
-struct ReceiveOptions {
-  std::string name{};                    // only jobs of this name
-  std::optional<JobId> id{};             // only this job
-  bool wait = false;                     // until every matching job, fed or not, has finished
-  std::chrono::milliseconds timeout{0};  // give up waiting then; 0 = no limit
-  bool keep = false;                     // leave received jobs in the registry
-  std::filesystem::path log_file{};      // append one CSV row per received job
-  std::function<void(const Progress&)> on_progress{};  // at most every 100 ms while it waits or
-                                                       // hands over jobs, and once at the end
-};
-
-/// How a receive call ended. The streaming form returns it; the vector form fills one on request.
-/// Converts to the count received, so `std::size_t n = receive_runspace_job(..., callback)` works.
-///
-/// Thread Safety: a plain value. Distinct objects: safe. Shared objects: unsafe.
-struct ReceiveResult {
-  std::size_t received = 0;  // jobs handed over (streaming) or returned (vector form)
-  /// True when every matching job (created or still to come from its input range) had finished
-  /// and was received by the time the call returned: nothing is left for a later receive (with
-  /// `keep`, nothing still unfinished). False when the call's own `timeout` cut it short, or,
-  /// without `wait`, when matching jobs were still unfinished.
-  bool complete = false;
-
-  constexpr operator std::size_t() const noexcept { return received; }
-};
-
-/// Throws std::invalid_argument naming the first option out of range and the value given.
-void validate(const ReceiveOptions& options);
 
 /// The finished matching jobs, in id order, removed from the registry unless `keep`. With
 /// `wait`, first waits until every matching job (created or still to be created from its input
@@ -72,11 +43,6 @@ std::vector<ReceivedJob> receive_runspace_job(const std::shared_ptr<RunspacePool
                                               ReceiveOptions options, ReceiveResult& result);
 std::vector<ReceivedJob> receive_runspace_job(JobRegistry& registry, ReceiveOptions options,
                                               ReceiveResult& result);
-
-/// Called once per received job. If it throws, that job and any others taken with it but not yet
-/// handed over go back to the registry unreceived, and the exception propagates from
-/// receive_runspace_job.
-using ReceiveCallback = std::function<void(ReceivedJob&)>;
 
 /// Streaming form: hands over each matching job as it finishes, until every matching job has
 /// finished or `timeout` passed (`wait` is implied). Returns how many jobs were handed over and

@@ -25,24 +25,15 @@
 #include <vector>
 
 #include "rsparallel/detail/job_work.hpp"
+#include "rsparallel/options.hpp"
 #include "rsparallel/runspace_pool.hpp"
 
 namespace rsp {
 
 namespace detail {
 class BatchCore;
-}
-
-/// The fields keep this order (designated initializers depend on it); new fields go last.
-struct JobOptions {
-  std::string name{};                    // -JobName
-  std::chrono::milliseconds timeout{0};  // per job, from the moment it starts running; 0 = none
-  std::size_t slice_size = 1;            // inputs per job; 0 = automatic (about sqrt(n))
-  std::size_t max_running = 0;           // jobs of this call running at once; 0 = the pool's max
-};
-
-/// Throws std::invalid_argument naming the first option out of range and the value given.
-void validate(const JobOptions& options);
+struct Access;
+}  // namespace detail
 
 /// The jobs of one new_runspace_job call. Copies share the same batch.
 ///
@@ -50,7 +41,6 @@ void validate(const JobOptions& options);
 class JobBatch {
  public:
   JobBatch() = default;
-  explicit JobBatch(std::shared_ptr<detail::BatchCore> core) noexcept : core_(std::move(core)) {}
 
   const std::string& name() const noexcept;
   /// Until every input was made a job and every job finished (received or not).
@@ -74,9 +64,11 @@ class JobBatch {
   /// The inputs each job gets (JobOptions::slice_size, with 0 resolved).
   std::size_t slice_size() const;
 
-  const std::shared_ptr<detail::BatchCore>& core() const noexcept { return core_; }
-
  private:
+  friend struct detail::Access;  // the library's own components make batches through it
+
+  explicit JobBatch(std::shared_ptr<detail::BatchCore> core) noexcept : core_(std::move(core)) {}
+
   std::shared_ptr<detail::BatchCore> core_;
 };
 

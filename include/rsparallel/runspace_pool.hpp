@@ -14,31 +14,15 @@
 #include <vector>
 
 #include "rsparallel/job_registry.hpp"
+#include "rsparallel/options.hpp"
 #include "rsparallel/runspace.hpp"
 
 namespace rsp {
 
 namespace detail {
 class PoolCore;
-}
-
-/// The fields keep this order (designated initializers depend on it); new fields go last.
-struct PoolOptions {
-  std::size_t min_runspaces = 1;                   // 1..65535; opened at once
-  std::size_t max_runspaces = 20;                  // 1..65535, >= min; more open on demand
-  std::size_t max_queue = 0;                       // jobs created and not finished; 0 = 3 * max
-  std::chrono::milliseconds idle_timeout{60'000};  // runspaces above min close when idle this long
-  std::chrono::milliseconds stop_grace{1'000};     // how long a stopped job may ignore the stop
-  SessionState session{};
-  std::shared_ptr<JobRegistry> registry{};  // null: the pool makes its own
-  // Finished jobs a streaming receiver may have waiting before feeding pauses for it;
-  // 0 = max(max_queue, 256). A receiver slower than the runspaces hands over this many jobs per
-  // wake-up, so a small value costs a thread hand-off every few jobs.
-  std::size_t max_unreceived = 0;
-};
-
-/// Throws std::invalid_argument naming the first option out of range and the value given.
-void validate(const PoolOptions& options);
+struct Access;
+}  // namespace detail
 
 /// A pool of runspaces. Opens min_runspaces at once and more on demand up to max_runspaces;
 /// those above min close after idle_timeout. At most max_queue jobs of the pool exist unfinished
@@ -79,10 +63,9 @@ class RunspacePool {
   /// are refused with std::logic_error.
   void close();
 
-  /// For the library's own components.
-  const std::shared_ptr<detail::PoolCore>& core() const noexcept { return core_; }
-
  private:
+  friend struct detail::Access;  // the library's own components reach core_ through it
+
   std::shared_ptr<JobRegistry> registry_;
   std::shared_ptr<detail::PoolCore> core_;
 };

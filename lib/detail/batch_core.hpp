@@ -11,7 +11,7 @@
 #include <string>
 
 #include "detail/job_record.hpp"
-#include "rsparallel/runspace_job.hpp"
+#include "rsparallel/options.hpp"
 
 namespace rsp::detail {
 

@@ -21,7 +21,8 @@
 #include "detail/open_errors.hpp"
 #include "detail/run_queue.hpp"
 #include "detail/runspace_seam.hpp"
-#include "rsparallel/runspace_pool.hpp"
+#include "rsparallel/options.hpp"
+#include "rsparallel/runspace.hpp"
 
 namespace rsp::detail {
 

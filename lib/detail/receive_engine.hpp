@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "detail/registry_core.hpp"
-#include "rsparallel/receive_job.hpp"
+#include "rsparallel/options.hpp"
 
 namespace rsp::detail {
 
