@@ -57,7 +57,7 @@ void* new_block() {
 
 void delete_block(void* block) noexcept {
   g_live_blocks.fetch_sub(1, std::memory_order_relaxed);
-  ::operator delete(block, kRecordBlock);
+  ::operator delete(block);  // unsized: Clang enables sized deallocation only on request
 }
 
 void delete_blocks(FreeBlock* list) noexcept {
