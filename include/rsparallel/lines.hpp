@@ -41,7 +41,7 @@ namespace rsp {
 /// an input range on one thread). Distinct objects over distinct streams: safe. While a batch
 /// reads the range, nothing else may read the stream, and a stream given by reference must
 /// outlive the range (and the batch, when the range is passed as an lvalue or owned by it).
-class LineRange : public std::ranges::view_interface<LineRange> {
+class LineRange {
   struct State;
 
  public:
@@ -98,6 +98,13 @@ LineRange lines(std::istream& in);
 LineRange lines(const std::filesystem::path& path);
 
 }  // namespace rsp
+
+// A view by opting in rather than by deriving from std::ranges::view_interface: with Clang 14 and
+// libstdc++ 12, view_interface's const members reject a range whose begin() is not const.
+/// @cond
+template <>
+inline constexpr bool std::ranges::enable_view<rsp::LineRange> = true;
+/// @endcond
 
 static_assert(std::ranges::input_range<rsp::LineRange>);
 static_assert(!std::ranges::forward_range<rsp::LineRange>);

@@ -55,7 +55,7 @@ void BatchCore::cancel_creation() {
 
 void BatchCore::mark_feeding_done() {
   {
-    std::lock_guard lock(mutex_);
+    Lock lock(mutex_);
     if (feeding_done_) return;
     feeding_done_ = true;
   }
@@ -64,7 +64,7 @@ void BatchCore::mark_feeding_done() {
 
 void BatchCore::check_done() {
   {
-    std::lock_guard lock(mutex_);
+    Lock lock(mutex_);
     if (!feeding_done_ || unfinished.load() != 0 || done_.load()) return;
     done_.store(true);
   }
@@ -75,13 +75,13 @@ void BatchCore::check_done() {
 bool BatchCore::done() const { return done_.load(); }
 
 bool BatchCore::feeding_done() const {
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   return feeding_done_;
 }
 
 bool BatchCore::wait_until(std::chrono::steady_clock::time_point deadline) const {
-  std::unique_lock lock(mutex_);
-  return done_cv_.wait_until(lock, deadline, [&] { return done_.load(); });
+  Lock lock(mutex_);
+  return lock.wait_until(done_cv_, deadline, [&] { return done_.load(); });
 }
 
 Progress BatchCore::progress() const {

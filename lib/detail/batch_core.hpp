@@ -6,11 +6,11 @@
 #include <condition_variable>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "detail/job_record.hpp"
+#include "detail/mutex.hpp"
 #include "rsparallel/options.hpp"
 
 namespace rsp::detail {
@@ -35,7 +35,8 @@ class BatchCore {
   const std::weak_ptr<PoolCore> pool;
   const std::weak_ptr<RegistryCore> registry;  // weak: the registry holds its batches
 
-  // Feeder only (under the pool's feed mutex).
+  // Read and changed only by the one thread reading the range at a time: a feed round under
+  // JobFactory::feed_mutex_, or the batch's own stream reader.
   std::size_t inputs_pulled = 0;
   std::unique_ptr<InputFeed>& feed() { return feed_; }
 
@@ -53,9 +54,6 @@ class BatchCore {
   bool paused() const { return streamers.load() > 0 && awaiting_receipt.load() >= max_unreceived; }
   /// Half way to the pause: a receiver holding on for a group of jobs takes them now.
   bool backlog_half_full() const { return 2 * awaiting_receipt.load() >= max_unreceived; }
-
-  // Guarded by the pool's mutex: jobs of this batch on a runspace now, for max_running.
-  std::size_t running_now = 0;
 
   /// A job of this batch reached `state` from `previous`; may complete the batch.
   void on_job_finished(JobState state, JobState previous);
@@ -76,9 +74,10 @@ class BatchCore {
 
   std::shared_ptr<void> script_;
   std::unique_ptr<InputFeed> feed_;  // declared after script_: it points into the script
-  mutable std::mutex mutex_;
+  // Lock order: a leaf, after RegistryCore::mutex_ (see pool_core.hpp).
+  mutable Mutex mutex_;
   mutable std::condition_variable done_cv_;
-  bool feeding_done_ = false;
+  bool feeding_done_ RSP_GUARDED_BY(mutex_) = false;
   std::atomic<bool> done_{false};
 };
 

@@ -2,7 +2,7 @@
 // again within a microsecond, far sooner than a sleep in the kernel and the wake-up after it.
 #pragma once
 
-#include <mutex>
+#include "detail/mutex.hpp"
 
 namespace rsp::detail {
 
@@ -12,14 +12,14 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-/// Tries the mutex for a moment before it blocks on it.
-inline std::unique_lock<std::mutex> lock_briefly(std::mutex& mutex) {
+/// Tries the mutex for a moment before it blocks on it; a Lock then adopts it.
+inline void lock_briefly(Mutex& mutex) RSP_ACQUIRE(mutex) {
   constexpr int kTries = 64;
   for (int i = 0; i < kTries; ++i) {
-    if (mutex.try_lock()) return std::unique_lock(mutex, std::adopt_lock);
+    if (mutex.try_lock()) return;
     cpu_relax();
   }
-  return std::unique_lock(mutex);
+  mutex.lock();
 }
 
 }  // namespace rsp::detail

@@ -18,9 +18,9 @@ void read_stream(std::shared_ptr<FeedPlaces> places, std::shared_ptr<BatchCore> 
                  std::weak_ptr<JobIntake> intake) {
   for (;;) {
     {
-      std::unique_lock lock(places->mutex);
+      Lock lock(places->mutex);
       ++places->waiting;  // before the check: a place freed after it is sure to wake us
-      places->changed.wait(lock, [&] {
+      lock.wait(places->changed, [&]() RSP_REQUIRES(places->mutex) {
         return places->closing.load() || batch->stop_requested.load() ||
                (places->has_place() && !batch->paused());
       });
@@ -50,9 +50,19 @@ void read_stream(std::shared_ptr<FeedPlaces> places, std::shared_ptr<BatchCore> 
   }
   end_feeding(*batch);
   batch.reset();  // user destructors (an owned range, the script) run here, unlocked
-  std::lock_guard lock(places->mutex);
+  Lock lock(places->mutex);
   --places->readers;
   places->changed.notify_all();
+}
+
+// Polled rather than a timed lock: ThreadSanitizer does not follow pthread_mutex_timedlock.
+bool try_lock_polled(Mutex& mutex, std::chrono::steady_clock::time_point deadline)
+    RSP_TRY_ACQUIRE(true, mutex) {
+  for (;;) {
+    if (mutex.try_lock()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 }  // namespace
@@ -112,7 +122,7 @@ bool JobFactory::add_batch(const std::shared_ptr<BatchCore>& batch,
                            const std::weak_ptr<JobIntake>& intake) {
   {
     // Under the lock close() sets `closing` with, so no batch slips past it.
-    std::lock_guard lock(hungry_mutex_);
+    Lock lock(hungry_mutex_);
     if (closing()) return false;
     if (batch->feed()->may_block() && start_reader(batch, intake)) return true;
     hungry_.push_back(batch);
@@ -125,7 +135,7 @@ bool JobFactory::add_batch(const std::shared_ptr<BatchCore>& batch,
 bool JobFactory::start_reader(const std::shared_ptr<BatchCore>& batch,
                               const std::weak_ptr<JobIntake>& intake) {
   {
-    std::lock_guard lock(places_->mutex);
+    Lock lock(places_->mutex);
     ++places_->readers;
   }
   try {
@@ -133,7 +143,7 @@ bool JobFactory::start_reader(const std::shared_ptr<BatchCore>& batch,
     return true;
   } catch (...) {
     // No thread for it: the batch is read between jobs like a range of data in hand.
-    std::lock_guard lock(places_->mutex);
+    Lock lock(places_->mutex);
     --places_->readers;
     return false;
   }
@@ -152,7 +162,7 @@ void JobFactory::schedule_feed(const std::weak_ptr<JobIntake>& intake) {
 }
 
 void JobFactory::remove_hungry(const std::shared_ptr<BatchCore>& batch) {
-  std::lock_guard lock(hungry_mutex_);
+  Lock lock(hungry_mutex_);
   if (std::erase(hungry_, batch) != 0) --hungry_count_;
 }
 
@@ -161,8 +171,8 @@ void JobFactory::feed(JobIntake& intake) noexcept {
   while (feed_again_.load()) {
     std::vector<std::shared_ptr<BatchCore>> ended;
     {
-      std::unique_lock lock(feed_mutex_, std::try_to_lock);
-      if (!lock.owns_lock()) return;  // the holder sees feed_again_ before it lets go
+      if (!feed_mutex_.try_lock()) return;  // the holder sees feed_again_ before it lets go
+      Lock lock(feed_mutex_, std::adopt_lock);
       feed_again_.store(false);
       try {
         feed_locked(intake);
@@ -211,7 +221,7 @@ bool JobFactory::take_turn(const std::shared_ptr<BatchCore>& batch, JobIntake& i
 void JobFactory::feed_locked(JobIntake& intake) {
   {
     // Stopped batches end first, whether or not a place is free.
-    std::lock_guard lock(hungry_mutex_);
+    Lock lock(hungry_mutex_);
     for (const auto& batch : hungry_) {
       if (batch->stop_requested.load() || closing()) ended_.push_back(batch);
     }
@@ -221,7 +231,7 @@ void JobFactory::feed_locked(JobIntake& intake) {
     std::shared_ptr<BatchCore> batch;
     {
       // Round robin between batches, passing over those paused for their receiver.
-      std::lock_guard lock(hungry_mutex_);
+      Lock lock(hungry_mutex_);
       for (std::size_t tried = 0; tried < hungry_.size() && !batch; ++tried) {
         std::shared_ptr<BatchCore> next = hungry_.front();
         hungry_.pop_front();
@@ -240,7 +250,7 @@ void JobFactory::feed_locked(JobIntake& intake) {
   if (!created_.empty()) intake.enqueue(created_);
   if (closing()) {
     // The pool closed while this thread was reading; close() left the batches to it.
-    std::lock_guard lock(hungry_mutex_);
+    Lock lock(hungry_mutex_);
     ended_.insert(ended_.end(), hungry_.begin(), hungry_.end());
   }
   end_batches(intake);
@@ -248,11 +258,11 @@ void JobFactory::feed_locked(JobIntake& intake) {
 
 void JobFactory::close() {
   {
-    std::lock_guard lock(hungry_mutex_);  // add_batch checks `closing` under this lock
+    Lock lock(hungry_mutex_);  // add_batch checks `closing` under this lock
     places_->closing.store(true);
     for (const auto& batch : hungry_) batch->stop_requested.store(true);
   }
-  std::lock_guard lock(places_->mutex);
+  Lock lock(places_->mutex);
   places_->changed.notify_all();
 }
 
@@ -261,15 +271,10 @@ void JobFactory::wait_closed(std::chrono::steady_clock::time_point deadline) {
   // (its owner could free it). If a read outlasts the deadline, the reader ends them afterwards.
   std::vector<std::shared_ptr<BatchCore>> ended;
   {
-    // Polled rather than try_lock_until: ThreadSanitizer does not follow the clock-based lock.
-    std::unique_lock feed_lock(feed_mutex_, std::try_to_lock);
-    while (!feed_lock.owns_lock() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      feed_lock.try_lock();
-    }
-    if (feed_lock.owns_lock()) {
+    if (try_lock_polled(feed_mutex_, deadline)) {
+      Lock feed_lock(feed_mutex_, std::adopt_lock);
       {
-        std::lock_guard lock(hungry_mutex_);
+        Lock lock(hungry_mutex_);
         ended.assign(hungry_.begin(), hungry_.end());
         hungry_.clear();
         hungry_count_.store(0);
@@ -280,8 +285,9 @@ void JobFactory::wait_closed(std::chrono::steady_clock::time_point deadline) {
   ended.clear();
   // Stream readers end their own batches; those blocked in a read past the deadline do so when
   // the read returns.
-  std::unique_lock lock(places_->mutex);
-  places_->changed.wait_until(lock, deadline, [&] { return places_->readers == 0; });
+  Lock lock(places_->mutex);
+  lock.wait_until(places_->changed, deadline,
+                  [&]() RSP_REQUIRES(places_->mutex) { return places_->readers == 0; });
 }
 
 }  // namespace rsp::detail

@@ -12,13 +12,13 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <vector>
 
 #include "detail/batch_core.hpp"
 #include "detail/executor.hpp"
 #include "detail/job_record.hpp"
+#include "detail/mutex.hpp"
 
 namespace rsp::detail {
 
@@ -42,16 +42,16 @@ struct FeedPlaces {
   std::atomic<bool> closing{false};
   std::atomic<int> waiting{0};  // stream readers waiting for a place
 
-  // Lock order: after nothing; nothing is locked under it.
-  std::mutex mutex;
-  std::condition_variable changed;  // a place freed, a pause ended, a stop, closing
-  std::size_t readers = 0;          // stream reader threads alive; guarded by `mutex`
+  // Lock order: a leaf; taken after JobFactory::hungry_mutex_ (add_batch), never before.
+  Mutex mutex;
+  std::condition_variable changed;                // a place freed, a pause ended, a stop, closing
+  std::size_t readers RSP_GUARDED_BY(mutex) = 0;  // stream reader threads alive
 
   bool has_place() const noexcept { return unfinished.load() < max_queue; }
   /// Wakes the stream readers waiting for a place, if any: the common case costs one load.
   void wake() {
     if (waiting.load() == 0) return;
-    std::lock_guard lock(mutex);
+    Lock lock(mutex);
     changed.notify_all();
   }
 };
@@ -93,13 +93,14 @@ class JobFactory {
   bool closing() const noexcept { return places_->closing.load(); }
 
  private:
-  void feed_locked(JobIntake& intake);
+  void feed_locked(JobIntake& intake) RSP_REQUIRES(feed_mutex_);
   /// One turn of a batch: up to chunk_ jobs (fewer when places run out); false when it ended.
-  bool take_turn(const std::shared_ptr<BatchCore>& batch, JobIntake& intake);
+  bool take_turn(const std::shared_ptr<BatchCore>& batch, JobIntake& intake)
+      RSP_REQUIRES(feed_mutex_);
   /// Ends batches that will create no more jobs: releases their ranges, marks them fed, once
   /// the jobs created for them are queued (a receiver waiting for an id looks at `fed`).
-  void end_batches(JobIntake& intake);
-  void remove_hungry(const std::shared_ptr<BatchCore>& batch);
+  void end_batches(JobIntake& intake) RSP_REQUIRES(feed_mutex_);
+  void remove_hungry(const std::shared_ptr<BatchCore>& batch) RSP_EXCLUDES(hungry_mutex_);
   bool start_reader(const std::shared_ptr<BatchCore>& batch,
                     const std::weak_ptr<JobIntake>& intake);
 
@@ -108,16 +109,18 @@ class JobFactory {
   // waits for before it feeds between jobs.
   const std::size_t chunk_;
 
-  // Lock order: feed_mutex_, then hungry_mutex_, then the pool's and the registry's locks (a
-  // feed round queues jobs while it holds feed_mutex_). hungry_mutex_ is a leaf.
-  std::mutex feed_mutex_;        // held while a round reads ranges of data in hand
-  std::vector<JobPtr> created_;  // a round's jobs; guarded by feed_mutex_
-  std::vector<std::shared_ptr<BatchCore>> ended_;   // batches to end; same
-  std::vector<std::shared_ptr<BatchCore>> let_go_;  // ended, let go of unlocked; same
+  // Lock order: feed_mutex_ first, then hungry_mutex_, then FeedPlaces::mutex; a feed round
+  // also queues jobs under feed_mutex_, so the pool's and the registry's locks come after it.
+  // feed_mutex_ is the one library lock a user's range is read under.
+  Mutex feed_mutex_;  // held while a round reads ranges of data in hand
+  std::vector<JobPtr> created_ RSP_GUARDED_BY(feed_mutex_);                     // a round's jobs
+  std::vector<std::shared_ptr<BatchCore>> ended_ RSP_GUARDED_BY(feed_mutex_);   // to end
+  std::vector<std::shared_ptr<BatchCore>> let_go_ RSP_GUARDED_BY(feed_mutex_);  // let go unlocked
   std::atomic<bool> feed_again_{false};
   std::atomic<bool> feed_scheduled_{false};
-  std::mutex hungry_mutex_;
-  std::deque<std::shared_ptr<BatchCore>> hungry_;  // batches of data in hand with inputs left
+  Mutex hungry_mutex_ RSP_ACQUIRED_AFTER(feed_mutex_);
+  // Batches of data in hand with inputs left.
+  std::deque<std::shared_ptr<BatchCore>> hungry_ RSP_GUARDED_BY(hungry_mutex_);
   std::atomic<std::size_t> hungry_count_{0};
   // Last: its thread ends before the state above goes away.
   Executor executor_;

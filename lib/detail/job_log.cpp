@@ -1,4 +1,5 @@
 #include "detail/job_log.hpp"
+#include "detail/mutex.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,7 +11,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
-#include <mutex>
 #include <system_error>
 
 namespace rsp::detail {
@@ -95,7 +95,7 @@ namespace {
 }  // namespace
 
 namespace {
-std::mutex append_mutex;  // one header, whole rows, across receivers of this process
+Mutex append_mutex;  // one header, whole rows, across receivers of this process
 }
 
 JobLog::JobLog(std::filesystem::path path) : path_(std::move(path)), run_(new_run_id()) {
@@ -112,7 +112,7 @@ JobLog::JobLog(std::filesystem::path path) : path_(std::move(path)), run_(new_ru
 JobLog::~JobLog() { ::close(fd_); }
 
 void JobLog::append(const std::vector<std::string>& rows) {
-  std::lock_guard lock(append_mutex);
+  Lock lock(append_mutex);
   struct stat info {};
   std::string text;
   if (::fstat(fd_, &info) == 0 && info.st_size == 0) text = csv_header();

@@ -6,7 +6,7 @@
 namespace rsp::detail {
 
 bool JobRecord::try_start(const std::shared_ptr<RunspaceSlot>& runspace) {
-  std::lock_guard lock(mutex);
+  Lock lock(mutex);
   if (state.load(std::memory_order_relaxed) != JobState::NotStarted) return false;
   slot = runspace;
   ++batch->running;  // here, so a stop racing the start never sees it negative
@@ -18,13 +18,13 @@ bool JobRecord::try_start(const std::shared_ptr<RunspaceSlot>& runspace) {
 }
 
 std::shared_ptr<RunspaceSlot> JobRecord::runspace() {
-  std::lock_guard lock(mutex);
+  Lock lock(mutex);
   return slot.lock();
 }
 
 std::optional<JobState> JobRecord::try_finish(JobState final_state, ErrorRecord* error,
                                               bool only_running) {
-  std::lock_guard lock(mutex);
+  Lock lock(mutex);
   JobState previous = state.load(std::memory_order_relaxed);
   if (is_finished(previous) || (only_running && previous != JobState::Running)) return std::nullopt;
   Clock::time_point now = Clock::now();

@@ -6,13 +6,14 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
 
 #include "rsparallel/detail/job_work.hpp"
 #include "rsparallel/job.hpp"
+
+#include "detail/mutex.hpp"
 
 namespace rsp::detail {
 
@@ -25,15 +26,17 @@ struct JobRecord {
   std::size_t input_index = 0;
   // Written by the running job under `mutex` until the state is final; read-only after that.
   ReceivedJob data;
-  std::mutex mutex;
+  Mutex mutex;
   std::atomic<JobState> state{JobState::NotStarted};
   std::shared_ptr<BatchCore> batch;
-  WorkBox work;                      // touched only by the runspace that runs the job
-  std::weak_ptr<RunspaceSlot> slot;  // the runspace it started on; guarded by `mutex`
+  WorkBox work;  // touched only by the runspace that runs the job
+  std::weak_ptr<RunspaceSlot> slot RSP_GUARDED_BY(mutex);  // the runspace it started on
   std::chrono::steady_clock::time_point started_at{};
-  bool received = false;          // guarded by the registry's mutex
-  bool published = false;         // in the registry's finished list; same guard
-  std::uint64_t publish_seq = 0;  // order of publication in the registry; same guard
+  // Guarded by RegistryCore::mutex_, which Clang's analysis cannot name from here; only the
+  // registry touches them.
+  bool received = false;
+  bool published = false;         // in the registry's finished list
+  std::uint64_t publish_seq = 0;  // order of publication in the registry
   // The context the job's script sees, made when it starts; touched only by the runspace that
   // runs the job (and by threads the script starts, through the script's reference).
   std::optional<JobContext> context;
@@ -57,7 +60,7 @@ struct JobRecord {
   /// Appends under the lock while the job is still unfinished; drops the write afterwards.
   template <class Fn>
   void write(Fn&& fn) {
-    std::lock_guard lock(mutex);
+    Lock lock(mutex);
     if (!is_finished(state.load(std::memory_order_relaxed))) fn(data);
   }
 };

@@ -5,7 +5,7 @@
 namespace rsp::detail {
 
 void OpenErrors::keep(std::string message) noexcept {
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   try {
     if (kept_.size() < kMaxKept) {
       kept_.push_back(std::move(message));
@@ -29,13 +29,13 @@ void OpenErrors::keep_current(const std::string& what) noexcept {
     }
     keep(std::move(message));
   } catch (...) {
-    std::lock_guard lock(mutex_);
+    Lock lock(mutex_);
     ++dropped_;  // no memory for the message: the count still tells
   }
 }
 
 std::vector<std::string> OpenErrors::list() const {
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   std::vector<std::string> errors = kept_;
   if (dropped_ != 0) errors.push_back("and " + std::to_string(dropped_) + " more");
   return errors;

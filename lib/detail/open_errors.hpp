@@ -3,9 +3,10 @@
 #pragma once
 
 #include <cstddef>
-#include <mutex>
 #include <string>
 #include <vector>
+
+#include "detail/mutex.hpp"
 
 namespace rsp::detail {
 
@@ -22,9 +23,9 @@ class OpenErrors {
   std::vector<std::string> list() const;
 
  private:
-  mutable std::mutex mutex_;
-  std::vector<std::string> kept_;  // guarded by mutex_
-  std::size_t dropped_ = 0;        // guarded by mutex_
+  mutable Mutex mutex_;
+  std::vector<std::string> kept_ RSP_GUARDED_BY(mutex_);
+  std::size_t dropped_ RSP_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace rsp::detail

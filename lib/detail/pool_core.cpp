@@ -48,7 +48,7 @@ PoolCore::~PoolCore() = default;
 void PoolCore::start() {
   watch_.bind(weak_from_this());
   Released released;
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   for (std::size_t i = 0; i < options_.min_runspaces; ++i) spawn_locked(released);
 }
 
@@ -83,7 +83,7 @@ bool PoolCore::spawn_locked(Released& released, std::optional<std::size_t> reuse
   std::size_t index = reuse ? *reuse : take_index_locked();
   try {
     auto slot = std::make_shared<RunspaceSlot>(index, session_);
-    std::lock_guard slot_lock(slot->mutex);
+    Lock slot_lock(slot->mutex);
     slot->driver = make_thread_runspace();
     slot->driver->start(shared_from_this(), slot);
     slots_.push_back(std::move(slot));
@@ -101,7 +101,8 @@ bool PoolCore::spawn_locked(Released& released, std::optional<std::size_t> reuse
 
 JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first,
                           const JobRecord* ended, Released& released) {
-  std::unique_lock lock = lock_briefly(mutex_);
+  lock_briefly(mutex_);
+  Lock lock(mutex_, std::adopt_lock);
   if (ended != nullptr) after_run_locked(*ended, released);
   if (first) --starting_;
   ++idle_;
@@ -122,10 +123,10 @@ JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first,
       continue;
     }
     if (slots_.size() <= options_.min_runspaces) {
-      work_cv_.wait(lock);
+      lock.wait(work_cv_);
     } else if (!idle_deadline) {
       idle_deadline = deadline_after(Clock::now(), options_.idle_timeout);
-    } else if (work_cv_.wait_until(lock, *idle_deadline) == std::cv_status::timeout) {
+    } else if (lock.wait_until(work_cv_, *idle_deadline) == std::cv_status::timeout) {
       if (slots_.size() > options_.min_runspaces && queue_.empty() && !closing_.load()) {
         std::erase(slots_, slot);
         release_index_locked(slot->runspace.index());
@@ -142,7 +143,7 @@ JobPtr PoolCore::next_job(const std::shared_ptr<RunspaceSlot>& slot, bool first,
 
 void PoolCore::job_ran(const JobRecord& job) {
   Released released;
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   after_run_locked(job, released);
 }
 
@@ -173,7 +174,8 @@ void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
   std::size_t to_wake = 0;
   Released released;
   {
-    auto lock = lock_briefly(mutex_);
+    lock_briefly(mutex_);
+    Lock lock(mutex_, std::adopt_lock);
     for (JobPtr& job : jobs) {
       if (!job->work) {
         failed.push_back(std::move(job));
@@ -230,7 +232,7 @@ void PoolCore::stop_job(const JobPtr& job) {
   if (!slot) return;
   Clock::time_point deadline;
   {
-    std::lock_guard lock(slot->mutex);
+    Lock lock(slot->mutex);
     if (slot->current != job || slot->stopping || slot->abandoned) return;
     request_stop_locked(*slot, Clock::now());
     deadline = slot->deadline;
@@ -245,7 +247,7 @@ void PoolCore::on_deadline() {
   Clock::time_point next = Clock::time_point::max();
   std::vector<std::shared_ptr<RunspaceSlot>> slots;
   {
-    std::lock_guard lock(mutex_);
+    Lock lock(mutex_);
     slots = slots_;
   }
   for (const auto& slot : slots) {
@@ -253,7 +255,7 @@ void PoolCore::on_deadline() {
     JobPtr abandoned;
     std::optional<JobState> previous;
     {
-      std::lock_guard lock(slot->mutex);
+      Lock lock(slot->mutex);
       if (!slot->current || slot->abandoned) continue;
       if (slot->deadline > now) {
         next = std::min(next, slot->deadline);
@@ -282,7 +284,7 @@ void PoolCore::abandon(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& 
   if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
   Released released;
   {
-    std::lock_guard lock(mutex_);
+    Lock lock(mutex_);
     std::erase(slots_, slot);
     after_run_locked(*job, released);
     // A fresh runspace takes its place, so the pool keeps its capacity.
@@ -307,7 +309,7 @@ void PoolCore::shutdown_once() {
   std::vector<std::shared_ptr<RunspaceSlot>> slots;
   std::vector<std::shared_ptr<RunspaceSlot>> retired;
   {
-    std::lock_guard lock(mutex_);
+    Lock lock(mutex_);
     closing_.store(true);
     queued = queue_.take_all();
     slots = slots_;
@@ -326,7 +328,7 @@ void PoolCore::shutdown_once() {
     JobPtr stopped;
     std::optional<JobState> previous;
     {
-      std::lock_guard lock(slot->mutex);
+      Lock lock(slot->mutex);
       if (!slot->current || slot->stopping) continue;
       previous = slot->current->try_finish(JobState::Stopped);
       if (previous) stopped = slot->current;
@@ -339,7 +341,7 @@ void PoolCore::shutdown_once() {
   for (const auto& slot : slots) join_or_abandon(*slot, deadline);
   for (const auto& slot : retired) join_or_abandon(*slot, deadline);
   {
-    std::lock_guard lock(mutex_);
+    Lock lock(mutex_);
     slots_.clear();
   }
   watch_.cancel();
@@ -349,13 +351,13 @@ void PoolCore::join_or_abandon(RunspaceSlot& slot, Clock::time_point deadline) {
   {
     // From here no stop reaches the driver while it is joined (shutdown already stopped every
     // job that ran, and later ones end Stopped before they start).
-    std::lock_guard lock(slot.mutex);
+    Lock lock(slot.mutex);
     slot.joining = true;
   }
   if (slot.driver->join_until(deadline)) return;
   JobPtr job;
   {
-    std::lock_guard lock(slot.mutex);
+    Lock lock(slot.mutex);
     slot.abandoned = true;
     job = slot.current;
     slot.driver->abandon();
@@ -369,12 +371,12 @@ void PoolCore::join_or_abandon(RunspaceSlot& slot, Clock::time_point deadline) {
 // ---- counters ------------------------------------------------------------------------------
 
 std::size_t PoolCore::open_runspaces() const {
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   return slots_.size();
 }
 
 std::size_t PoolCore::busy_runspaces() const {
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   return static_cast<std::size_t>(std::count_if(
       slots_.begin(), slots_.end(), [](const auto& slot) { return slot->executing.load(); }));
 }

@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +17,7 @@
 #include "detail/deadline_watch.hpp"
 #include "detail/job_factory.hpp"
 #include "detail/job_record.hpp"
+#include "detail/mutex.hpp"
 #include "detail/open_errors.hpp"
 #include "detail/run_queue.hpp"
 #include "detail/runspace_seam.hpp"
@@ -77,15 +77,17 @@ class PoolCore final : public JobIntake,
   void on_deadline() override;
 
  private:
-  void after_run_locked(const JobRecord& job, Released& released);
+  void after_run_locked(const JobRecord& job, Released& released) RSP_REQUIRES(mutex_);
   void shutdown_once();
   /// Starts a runspace with the lowest free index (or `reuse`); false when it could not start,
   /// which is noted in open_errors and pauses further starts for a moment.
-  bool spawn_locked(Released& released, std::optional<std::size_t> reuse = std::nullopt);
-  bool may_spawn_locked(std::chrono::steady_clock::time_point now) const;
-  std::size_t take_index_locked();
-  void release_index_locked(std::size_t index);
-  void request_stop_locked(RunspaceSlot& slot, std::chrono::steady_clock::time_point now);
+  bool spawn_locked(Released& released, std::optional<std::size_t> reuse = std::nullopt)
+      RSP_REQUIRES(mutex_);
+  bool may_spawn_locked(std::chrono::steady_clock::time_point now) const RSP_REQUIRES(mutex_);
+  std::size_t take_index_locked() RSP_REQUIRES(mutex_);
+  void release_index_locked(std::size_t index) RSP_REQUIRES(mutex_);
+  void request_stop_locked(RunspaceSlot& slot, std::chrono::steady_clock::time_point now)
+      RSP_REQUIRES(slot.mutex);
   void abandon(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& job);
   /// At shutdown: waits for the runspace until `deadline`, else gives up on it.
   void join_or_abandon(RunspaceSlot& slot, std::chrono::steady_clock::time_point deadline);
@@ -94,19 +96,27 @@ class PoolCore final : public JobIntake,
   const std::shared_ptr<RegistryCore> registry_;
   const std::shared_ptr<const SessionState> session_;
 
-  // Lock order: the factory's feed lock, then mutex_, then a slot's mutex, then a job record's
-  // and the registry's. User code never runs under mutex_ (see Released).
-  mutable std::mutex mutex_;
+  // The library's lock order, first to last (a lock is only ever taken while holding locks
+  // above it in its own column):
+  //   JobFactory::feed_mutex_ -> JobFactory::hungry_mutex_ -> FeedPlaces::mutex
+  //   JobFactory::feed_mutex_ -> PoolCore::mutex_ -> RunspaceSlot::mutex -> JobRecord::mutex
+  //                              PoolCore::mutex_ -> OpenErrors::mutex_
+  //   JobFactory::feed_mutex_ -> RegistryCore::mutex_ -> BatchCore::mutex_
+  // PoolCore::mutex_ and RegistryCore::mutex_ are never held together. No user code runs under
+  // any of them (see Released), except a range read under feed_mutex_.
+  mutable Mutex mutex_;
   std::condition_variable work_cv_;
-  RunQueue queue_;                                      // guarded by mutex_
-  std::vector<std::shared_ptr<RunspaceSlot>> slots_;    // open, not abandoned; mutex_
-  std::vector<std::shared_ptr<RunspaceSlot>> retired_;  // closed when idle; joined later; mutex_
-  std::size_t idle_ = 0;                                // mutex_
-  std::size_t starting_ = 0;  // spawned, not yet waiting for a job; mutex_
+  RunQueue queue_ RSP_GUARDED_BY(mutex_);
+  std::vector<std::shared_ptr<RunspaceSlot>> slots_ RSP_GUARDED_BY(mutex_);  // open, not abandoned
+  // Closed for idleness; their threads are joined later.
+  std::vector<std::shared_ptr<RunspaceSlot>> retired_ RSP_GUARDED_BY(mutex_);
+  std::size_t idle_ RSP_GUARDED_BY(mutex_) = 0;
+  std::size_t starting_ RSP_GUARDED_BY(mutex_) = 0;  // spawned, not yet waiting for a job
   // Runspace indexes: the lowest free one is reused first (a min-heap), then next_index_.
-  std::vector<std::size_t> free_indices_;                   // mutex_
-  std::size_t next_index_ = 0;                              // mutex_
-  std::chrono::steady_clock::time_point spawn_retry_at_{};  // after a failed start; mutex_
+  std::vector<std::size_t> free_indices_ RSP_GUARDED_BY(mutex_);
+  std::size_t next_index_ RSP_GUARDED_BY(mutex_) = 0;
+  // After a runspace could not start, none is tried before this.
+  std::chrono::steady_clock::time_point spawn_retry_at_ RSP_GUARDED_BY(mutex_){};
   std::atomic<bool> closing_{false};
   std::atomic<std::size_t> abandoned_{0};
   std::once_flag shutdown_once_;

@@ -1,8 +1,8 @@
 #include "detail/record_pool.hpp"
+#include "detail/mutex.hpp"
 
 #include <array>
 #include <atomic>
-#include <mutex>
 #include <utility>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -24,9 +24,10 @@ struct FreeBlock {
 };
 
 struct Depot {
-  std::mutex mutex;
-  std::array<FreeBlock*, kMaxDepotGroups> groups{};  // each a list of exactly kRecordGroup blocks
-  std::size_t count = 0;
+  Mutex mutex;  // a leaf
+  // Each a list of exactly kRecordGroup blocks.
+  std::array<FreeBlock*, kMaxDepotGroups> groups RSP_GUARDED_BY(mutex){};
+  std::size_t count RSP_GUARDED_BY(mutex) = 0;
 };
 
 // Never destroyed: threads may free records while the program exits.
@@ -57,7 +58,7 @@ void* new_block() {
 
 void delete_block(void* block) noexcept {
   g_live_blocks.fetch_sub(1, std::memory_order_relaxed);
-  ::operator delete(block, kRecordBlock);
+  ::operator delete(block);  // unsized: Clang enables sized deallocation only on request
 }
 
 void delete_blocks(FreeBlock* list) noexcept {
@@ -71,7 +72,7 @@ void delete_blocks(FreeBlock* list) noexcept {
 void give_group(FreeBlock* group) noexcept {
   Depot& shared = depot();
   {
-    std::lock_guard lock(shared.mutex);
+    Lock lock(shared.mutex);
     if (shared.count < kMaxDepotGroups) {
       shared.groups[shared.count++] = group;
       return;
@@ -82,7 +83,7 @@ void give_group(FreeBlock* group) noexcept {
 
 FreeBlock* take_group() noexcept {
   Depot& shared = depot();
-  std::lock_guard lock(shared.mutex);
+  Lock lock(shared.mutex);
   return shared.count == 0 ? nullptr : shared.groups[--shared.count];
 }
 
@@ -160,7 +161,7 @@ void free_record_block(void* block) noexcept {
 std::size_t pooled_record_blocks() noexcept {
   if constexpr (RSP_RECORD_POOL == 0) return 0;
   Depot& shared = depot();
-  std::lock_guard lock(shared.mutex);
+  Lock lock(shared.mutex);
   return shared.count * kRecordGroup + tl_cache.count +
          (tl_cache.spare != nullptr ? kRecordGroup : 0);
 }

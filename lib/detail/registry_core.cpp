@@ -27,9 +27,10 @@ struct Released {
 
 // Calls fn(batch, run) for each run of consecutive jobs of one batch. A batch's counters change
 // once per run rather than once per job: the runspaces share them, so every change moves a
-// cache line.
+// cache line. Not analysed: it holds no lock itself, and `fn` is checked where it is written
+// (with the locks its caller holds).
 template <class Fn>
-void for_each_batch_run(std::span<const JobPtr> jobs, Fn fn) {
+void for_each_batch_run(std::span<const JobPtr> jobs, Fn fn) RSP_NO_THREAD_SAFETY_ANALYSIS {
   for (std::size_t first = 0; first < jobs.size();) {
     const std::shared_ptr<BatchCore>& batch = jobs[first]->batch;
     std::size_t end = first + 1;
@@ -101,7 +102,7 @@ void RegistryCore::for_each_match_locked(const JobFilter& filter, Fn fn) const {
 
 void RegistryCore::add_batch(std::shared_ptr<BatchCore> batch) {
   Released released;
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   prune_batches_locked(released.batches);
   const BatchCore* key = batch.get();
   tracked_.emplace(key, Tracked{std::move(batch), {}});
@@ -109,16 +110,18 @@ void RegistryCore::add_batch(std::shared_ptr<BatchCore> batch) {
 
 void RegistryCore::add_jobs(std::span<const JobPtr> jobs) {
   auto now = WallClock::resync();
-  auto lock = lock_briefly(mutex_);
-  for_each_batch_run(jobs, [&](const std::shared_ptr<BatchCore>& batch, auto run) {
-    for (const JobPtr& job : run) {
-      job->id = next_id_++;
-      job->data.id = job->id;
-      job->data.queued = now;
-      index_.append(job);
-    }
-    batch->held += run.size();
-  });
+  lock_briefly(mutex_);
+  Lock lock(mutex_, std::adopt_lock);
+  for_each_batch_run(jobs,
+                     [&](const std::shared_ptr<BatchCore>& batch, auto run) RSP_REQUIRES(mutex_) {
+                       for (const JobPtr& job : run) {
+                         job->id = next_id_++;
+                         job->data.id = job->id;
+                         job->data.queued = now;
+                         index_.append(job);
+                       }
+                       batch->held += run.size();
+                     });
   held_ += jobs.size();
 }
 
@@ -131,7 +134,8 @@ bool RegistryCore::wakes_locked(const Waiter& waiter, const JobRecord& job,
 void RegistryCore::publish(const JobPtr& job) {
   bool wake = false;
   {
-    auto lock = lock_briefly(mutex_);
+    lock_briefly(mutex_);
+    Lock lock(mutex_, std::adopt_lock);
     if (!index_.holds(*job)) return;  // cleared by force before it was published
     // A held job's batch is tracked: batches are pruned only once they hold no job.
     Tracked& tracked = tracked_.at(job->batch.get());
@@ -143,9 +147,9 @@ void RegistryCore::publish(const JobPtr& job) {
     // receiver already woken takes them all, one holding for a group wakes when the group is
     // full or its batch nears the backlog limit.
     if (!signalled_) {
-      wake = std::any_of(waiters_.begin(), waiters_.end(), [&](const Waiter* waiter) {
-        return wakes_locked(*waiter, *job, tracked);
-      });
+      wake = std::any_of(waiters_.begin(), waiters_.end(),
+                         [&](const Waiter* waiter)
+                             RSP_REQUIRES(mutex_) { return wakes_locked(*waiter, *job, tracked); });
     }
     if (wake) signalled_ = true;
   }
@@ -153,13 +157,13 @@ void RegistryCore::publish(const JobPtr& job) {
 }
 
 void RegistryCore::notify_changed() {
-  { std::lock_guard lock(mutex_); }  // orders the change before a waiter's predicate check
+  { Lock lock(mutex_); }  // orders the change before a waiter's predicate check
   changed_.notify_all();
 }
 
 std::vector<JobPtr> RegistryCore::unfinished(const JobFilter& filter) const {
   std::vector<JobPtr> found;
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   if (filter.id) {
     JobPtr job = find_locked(*filter.id);
     if (job && !is_finished(job->state.load()) && filter.matches(*job)) found.push_back(job);
@@ -173,7 +177,7 @@ std::vector<JobPtr> RegistryCore::unfinished(const JobFilter& filter) const {
 
 std::vector<std::shared_ptr<BatchCore>> RegistryCore::batches(const JobFilter& filter) const {
   std::vector<std::shared_ptr<BatchCore>> found;
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   for_each_match_locked(filter, [&](const Tracked& tracked) { found.push_back(tracked.batch); });
   return found;
 }
@@ -222,7 +226,7 @@ bool RegistryCore::group_ready_locked(const JobFilter& filter) const {
 
 bool RegistryCore::wait(const JobFilter& filter, bool any,
                         std::chrono::steady_clock::time_point until, const KeepCursor* cursor) {
-  std::unique_lock lock(mutex_);
+  Lock lock(mutex_);
   Waiter self{&filter, true};
   waiters_.push_back(&self);
   std::optional<std::chrono::steady_clock::time_point> hold_until;
@@ -238,7 +242,7 @@ bool RegistryCore::wait(const JobFilter& filter, bool any,
       wake_at = std::min(until, *hold_until);
     }
     signalled_ = false;  // about to sleep: the next publish may wake us
-    std::cv_status status = changed_.wait_until(lock, wake_at);
+    std::cv_status status = lock.wait_until(changed_, wake_at);
     if (status == std::cv_status::timeout && wake_at == until) break;
   }
   std::erase(waiters_, &self);
@@ -249,7 +253,7 @@ std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep, KeepC
                                        std::vector<ReceivedJob>* out) {
   Released released;
   std::vector<JobPtr> jobs;
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   const KeepCursor* looked = keep ? cursor : nullptr;
   if (filter.id) {
     JobPtr job = find_locked(*filter.id);
@@ -293,7 +297,7 @@ std::vector<JobPtr> RegistryCore::take(const JobFilter& filter, bool keep, KeepC
 
 void RegistryCore::put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob>* data) {
   {
-    std::lock_guard lock(mutex_);
+    Lock lock(mutex_);
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       JobPtr& job = jobs[i];
       if (data != nullptr) job->data = std::move((*data)[i]);
@@ -315,7 +319,7 @@ void RegistryCore::put_back(std::vector<JobPtr> jobs, std::vector<ReceivedJob>* 
 
 std::size_t RegistryCore::remove_finished(const JobFilter& filter) {
   Released released;
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   if (filter.id) {
     JobPtr job = find_locked(*filter.id);
     if (job && job->published && filter.matches(*job)) {
@@ -340,17 +344,18 @@ JobPtr RegistryCore::find_locked(JobId id) const {
 }
 
 void RegistryCore::drop_locked(std::span<const JobPtr> jobs, bool receive, BatchList& resume) {
-  for_each_batch_run(jobs, [&](const std::shared_ptr<BatchCore>& batch, auto run) {
-    for (const JobPtr& job : run) index_.remove(job->id);
-    if (receive) mark_received(*batch, run);
-    // Only finished jobs are dropped. Crossing below max_unreceived may end a receiver's pause.
-    std::size_t awaiting = batch->awaiting_receipt.fetch_sub(run.size());
-    if (awaiting >= batch->max_unreceived && awaiting - run.size() < batch->max_unreceived) {
-      resume.push_back(batch);
-    }
-    batch->held -= run.size();
-    held_ -= run.size();
-  });
+  for_each_batch_run(
+      jobs, [&](const std::shared_ptr<BatchCore>& batch, auto run) RSP_REQUIRES(mutex_) {
+        for (const JobPtr& job : run) index_.remove(job->id);
+        if (receive) mark_received(*batch, run);
+        // Only finished jobs are dropped. Crossing below max_unreceived may end a receiver's pause.
+        std::size_t awaiting = batch->awaiting_receipt.fetch_sub(run.size());
+        if (awaiting >= batch->max_unreceived && awaiting - run.size() < batch->max_unreceived) {
+          resume.push_back(batch);
+        }
+        batch->held -= run.size();
+        held_ -= run.size();
+      });
   index_.compact_if_sparse();
 }
 
@@ -367,24 +372,24 @@ void RegistryCore::prune_batches_locked(BatchList& released) {
 }
 
 std::size_t RegistryCore::size() const {
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   return held_;
 }
 
 std::optional<JobState> RegistryCore::state(JobId id) const {
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   JobPtr job = find_locked(id);
   if (!job) return std::nullopt;
   return job->state.load();
 }
 
 JobId RegistryCore::next_id() const {
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   return next_id_;
 }
 
 std::size_t RegistryCore::index_slots() const {
-  std::lock_guard lock(mutex_);
+  Lock lock(mutex_);
   return index_.slots();
 }
 

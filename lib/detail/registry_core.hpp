@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,6 +19,7 @@
 #include "detail/executor.hpp"
 #include "detail/job_index.hpp"
 #include "detail/job_record.hpp"
+#include "detail/mutex.hpp"
 
 namespace rsp::detail {
 
@@ -100,33 +100,39 @@ class RegistryCore {
   };
   using BatchList = std::vector<std::shared_ptr<BatchCore>>;
 
-  bool scope_done_locked(const JobFilter& filter) const;
+  bool scope_done_locked(const JobFilter& filter) const RSP_REQUIRES(mutex_);
   /// Whether a matching finished job (after the cursor's, if any) is there.
-  bool has_match_locked(const JobFilter& filter, const KeepCursor* cursor) const;
+  bool has_match_locked(const JobFilter& filter, const KeepCursor* cursor) const
+      RSP_REQUIRES(mutex_);
   /// Whether a matching batch's finished, unreceived jobs make a group, or reach half its
   /// max_unreceived: a receiver holding for a group stops holding then.
-  bool group_ready_locked(const JobFilter& filter) const;
-  bool wakes_locked(const Waiter& waiter, const JobRecord& job, const Tracked& tracked) const;
+  bool group_ready_locked(const JobFilter& filter) const RSP_REQUIRES(mutex_);
+  bool wakes_locked(const Waiter& waiter, const JobRecord& job, const Tracked& tracked) const
+      RSP_REQUIRES(mutex_);
   /// Calls fn(tracked) for each tracked batch the filter covers.
   template <class Fn>
-  void for_each_match_locked(const JobFilter& filter, Fn fn) const;
-  JobPtr find_locked(JobId id) const;
+  void for_each_match_locked(const JobFilter& filter, Fn fn) const RSP_REQUIRES(mutex_);
+  JobPtr find_locked(JobId id) const RSP_REQUIRES(mutex_);
   /// Forgets finished jobs (marking them received first, with `receive`); adds a batch to
   /// `resume` when that ends its receiver's backpressure.
-  void drop_locked(std::span<const JobPtr> jobs, bool receive, BatchList& resume);
+  void drop_locked(std::span<const JobPtr> jobs, bool receive, BatchList& resume)
+      RSP_REQUIRES(mutex_);
   /// Moves batches that are done and hold no job into `released`, to be let go unlocked.
-  void prune_batches_locked(BatchList& released);
+  void prune_batches_locked(BatchList& released) RSP_REQUIRES(mutex_);
 
   const std::chrono::steady_clock::time_point created_at_ = std::chrono::steady_clock::now();
-  mutable std::mutex mutex_;
+  // Lock order: after JobFactory::feed_mutex_; before BatchCore::mutex_ (see pool_core.hpp).
+  mutable Mutex mutex_;
   std::condition_variable changed_;
-  std::vector<Waiter*> waiters_;
-  bool signalled_ = false;  // waiters were woken and have not looked yet: publish stays quiet
-  JobId next_id_ = 1;
-  JobIndex index_;
-  std::size_t held_ = 0;
-  std::uint64_t publish_seq_ = 0;  // JobRecord::publish_seq of the last job published
-  std::unordered_map<const BatchCore*, Tracked> tracked_;
+  std::vector<Waiter*> waiters_ RSP_GUARDED_BY(mutex_);
+  // Waiters were woken and have not looked yet: publish stays quiet.
+  bool signalled_ RSP_GUARDED_BY(mutex_) = false;
+  JobId next_id_ RSP_GUARDED_BY(mutex_) = 1;
+  JobIndex index_ RSP_GUARDED_BY(mutex_);
+  std::size_t held_ RSP_GUARDED_BY(mutex_) = 0;
+  // JobRecord::publish_seq of the last job published.
+  std::uint64_t publish_seq_ RSP_GUARDED_BY(mutex_) = 0;
+  std::unordered_map<const BatchCore*, Tracked> tracked_ RSP_GUARDED_BY(mutex_);
   // Last: its thread stops before the state above goes away.
   Executor watcher_;
 };

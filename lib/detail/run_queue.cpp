@@ -18,20 +18,41 @@ JobPtr RunQueue::pop(std::vector<JobPtr>& skipped) {
       skipped.push_back(std::move(job));
       continue;
     }
-    BatchCore& batch = *job->batch;
-    if (batch.options.max_running != 0 && batch.running_now >= batch.options.max_running) {
-      deferred_.push_back(std::move(job));
-      continue;
+    const BatchCore& batch = *job->batch;
+    if (batch.options.max_running != 0) {
+      std::size_t& running_now = running(batch);
+      if (running_now >= batch.options.max_running) {
+        deferred_.push_back(std::move(job));
+        continue;
+      }
+      ++running_now;
     }
-    ++batch.running_now;
     return job;
   }
   return nullptr;
 }
 
 std::size_t RunQueue::ran(const JobRecord& job, std::vector<JobPtr>& skipped) {
-  --job.batch->running_now;
+  const BatchCore& batch = *job.batch;
+  if (batch.options.max_running != 0) {
+    auto at = std::find_if(running_.begin(), running_.end(),
+                           [&](const auto& entry) { return entry.first == &batch; });
+    if (at != running_.end() && --at->second == 0) running_.erase(at);
+  }
   return promote(skipped);
+}
+
+std::size_t& RunQueue::running(const BatchCore& batch) {
+  auto at = std::find_if(running_.begin(), running_.end(),
+                         [&](const auto& entry) { return entry.first == &batch; });
+  if (at != running_.end()) return at->second;
+  return running_.emplace_back(&batch, 0).second;
+}
+
+std::size_t RunQueue::running_of(const BatchCore& batch) const {
+  auto at = std::find_if(running_.begin(), running_.end(),
+                         [&](const auto& entry) { return entry.first == &batch; });
+  return at == running_.end() ? 0 : at->second;
 }
 
 std::size_t RunQueue::promote(std::vector<JobPtr>& skipped) {
@@ -45,7 +66,7 @@ std::size_t RunQueue::promote(std::vector<JobPtr>& skipped) {
     if ((*it)->state.load() != JobState::NotStarted) {
       skipped.push_back(std::move(*it));
       it = deferred_.erase(it);
-    } else if (batch.running_now + already < batch.options.max_running) {
+    } else if (running_of(batch) + already < batch.options.max_running) {
       ready_.push_back(std::move(*it));
       it = deferred_.erase(it);
       if (mine == promoted.end()) {

@@ -4,14 +4,15 @@
 
 #include <cstddef>
 #include <deque>
+#include <utility>
 #include <vector>
 
 #include "detail/job_record.hpp"
 
 namespace rsp::detail {
 
-/// Thread Safety: none of its own; the pool guards it (and BatchCore::running_now) with its
-/// mutex. Jobs it lets go of go to `skipped`, to be destroyed once that lock is released.
+/// Thread Safety: none of its own; the pool guards it with its mutex. Jobs it lets go of go to
+/// `skipped`, to be destroyed once that lock is released.
 class RunQueue {
  public:
   void push(JobPtr job) { ready_.push_back(std::move(job)); }
@@ -31,8 +32,14 @@ class RunQueue {
   /// Jobs held back whose batch has room again go back to the queue; returns how many batches.
   std::size_t promote(std::vector<JobPtr>& skipped);
 
+  /// The entry counting the batch's jobs on a runspace now (made when missing).
+  std::size_t& running(const BatchCore& batch);
+  std::size_t running_of(const BatchCore& batch) const;
+
   std::deque<JobPtr> ready_;
   std::deque<JobPtr> deferred_;  // their batch was at max_running when they came up
+  // Jobs on a runspace now, per batch with a max_running; a batch leaves with its last job.
+  std::vector<std::pair<const BatchCore*, std::size_t>> running_;
 };
 
 }  // namespace rsp::detail

@@ -7,12 +7,12 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <stop_token>
 #include <string>
 #include <vector>
 
 #include "detail/job_record.hpp"
+#include "detail/mutex.hpp"
 #include "rsparallel/runspace.hpp"
 
 namespace rsp::detail {
@@ -28,16 +28,18 @@ struct RunspaceSlot {
   Runspace runspace;
   const std::shared_ptr<const SessionState> session;  // for the close hook of an abandoned one
 
-  // Lock order: after the pool's mutex; before a job record's mutex and the registry's.
-  std::mutex mutex;
-  std::unique_ptr<RunspaceDriver> driver;  // set once, before the runspace starts
-  JobPtr current;
-  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  bool stopping = false;               // the deadline is the stop grace
-  bool abandoned = false;              // given up on; it no longer touches the pool
-  bool joining = false;                // shutdown waits for it: the driver gets no more calls
-  std::atomic<bool> executing{false};  // in a job's code now
-  std::stop_source stop;               // replaced after a job that used it
+  // Lock order: after PoolCore::mutex_; before JobRecord::mutex (see pool_core.hpp).
+  Mutex mutex;
+  // Set once under `mutex` before the runspace starts; then only called (see RunspaceDriver).
+  std::unique_ptr<RunspaceDriver> driver;
+  JobPtr current RSP_GUARDED_BY(mutex);
+  std::chrono::steady_clock::time_point deadline RSP_GUARDED_BY(mutex) =
+      std::chrono::steady_clock::time_point::max();
+  bool stopping RSP_GUARDED_BY(mutex) = false;   // the deadline is the stop grace
+  bool abandoned RSP_GUARDED_BY(mutex) = false;  // given up on; it no longer touches the pool
+  bool joining RSP_GUARDED_BY(mutex) = false;    // shutdown waits for it: no more interrupts
+  std::atomic<bool> executing{false};            // in a job's code now
+  std::stop_source stop RSP_GUARDED_BY(mutex);   // replaced after a job that used it
 };
 
 /// What a locked section lets go of: destroyed after the lock is released, since the last

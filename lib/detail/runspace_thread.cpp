@@ -40,7 +40,7 @@ void arm_timeout(RunspaceHost& host, RunspaceSlot& slot, const JobRecord& job) {
   if (timeout.count() <= 0) return;
   Clock::time_point deadline = deadline_after(job.started_at, timeout);
   {
-    std::lock_guard lock(slot.mutex);
+    Lock lock(slot.mutex);
     if (slot.stopping) return;
     slot.deadline = deadline;
   }
@@ -71,7 +71,7 @@ bool run_job(RunspaceHost& host, RunspaceSlot& slot, const std::shared_ptr<Runsp
   std::stop_token token;
   bool closing = false;
   {
-    std::lock_guard lock(slot.mutex);
+    Lock lock(slot.mutex);
     slot.current = job;
     token = slot.stop.get_token();
     // Shutdown looks at `current` under this lock after it starts closing: it either saw this
@@ -96,7 +96,7 @@ bool run_job(RunspaceHost& host, RunspaceSlot& slot, const std::shared_ptr<Runsp
   }
   bool interrupted = false;
   {
-    std::lock_guard lock(slot.mutex);
+    Lock lock(slot.mutex);
     if (slot.abandoned) return false;
     slot.current = nullptr;
     slot.deadline = Clock::time_point::max();

@@ -1,22 +1,22 @@
 #include "detail/thread_start.hpp"
+#include "detail/mutex.hpp"
 
 #include <cerrno>
 #include <memory>
-#include <mutex>
 
 #include <boost/thread/exceptions.hpp>
 
 namespace rsp::detail {
 namespace {
 // Leaf lock: nothing else is taken while it is held, and the switch is called outside it.
-std::mutex fault_mutex;
-std::shared_ptr<std::function<bool()>> fault;  // guarded by fault_mutex
+Mutex fault_mutex;  // a leaf
+std::shared_ptr<std::function<bool()>> fault RSP_GUARDED_BY(fault_mutex);
 }  // namespace
 
 boost::thread start_thread(std::function<void()> body) {
   std::shared_ptr<std::function<bool()>> refuse;
   {
-    std::lock_guard lock(fault_mutex);
+    Lock lock(fault_mutex);
     refuse = fault;
   }
   if (refuse && (*refuse)()) {
@@ -26,12 +26,12 @@ boost::thread start_thread(std::function<void()> body) {
 }
 
 ThreadStartFault::ThreadStartFault(std::function<bool()> refuse) {
-  std::lock_guard lock(fault_mutex);
+  Lock lock(fault_mutex);
   fault = std::make_shared<std::function<bool()>>(std::move(refuse));
 }
 
 ThreadStartFault::~ThreadStartFault() {
-  std::lock_guard lock(fault_mutex);
+  Lock lock(fault_mutex);
   fault.reset();
 }
 

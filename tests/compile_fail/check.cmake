@@ -1,8 +1,12 @@
-# cmake -DCOMPILER=... -DINCLUDES=a|b -DSOURCE=x.cpp -DMESSAGE=... -P check.cmake
+# cmake -DCOMPILER=... -DINCLUDES=a|b [-DFLAGS=c|d] -DSOURCE=x.cpp -DMESSAGE=... -P check.cmake
 # Fails unless SOURCE does not compile and the compiler's output holds MESSAGE, and SOURCE does
 # compile with RSP_COMPILE_FAIL_CONTROL defined. One error only: no cascade after the message.
 string(REPLACE "|" ";" includes "${INCLUDES}")
 set(flags -std=c++20 -fsyntax-only)
+if(FLAGS)
+  string(REPLACE "|" ";" extra "${FLAGS}")
+  list(APPEND flags ${extra})
+endif()
 foreach(dir IN LISTS includes)
   list(APPEND flags -I${dir})
 endforeach()
