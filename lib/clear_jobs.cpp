@@ -11,8 +11,8 @@ namespace rsp {
 
 namespace {
 
-// How long a forced clear waits, at most, for jobs stopped elsewhere to reach the registry.
-constexpr std::chrono::milliseconds kPublishWait{1000};
+// How long a forced clear waits, at most, for the batches it stopped to stop feeding.
+constexpr std::chrono::milliseconds kFeedWait{1000};
 
 std::size_t clear(detail::RegistryCore& registry, const detail::PoolCore* pool,
                   const ClearOptions& options) {
@@ -32,11 +32,12 @@ std::size_t clear(detail::RegistryCore& registry, const detail::PoolCore* pool,
     for (const detail::JobPtr& job : registry.unfinished(filter)) {
       if (auto owner = job->batch->pool.lock()) owner->stop_job(job);
     }
-    // A job another thread finished first, or one the feeder had created but not yet handed
-    // over, reaches the registry a moment later; wait for those (never for a job's code), and
-    // no longer than the pools' stop_grace: a batch blocked in a read ends only when it returns.
+    // Every job stopped above is finished and published (RegistryCore::finish does both at
+    // once). A job the factory had created but not yet queued reaches the registry a moment
+    // later, Stopped: wait for those (never for a job's code), no longer than the pools'
+    // stop_grace, as a batch blocked in a read stops feeding only when the read returns.
     if (!future_id) {
-      auto wait = std::min<std::chrono::milliseconds>(grace, kPublishWait);
+      auto wait = std::min<std::chrono::milliseconds>(grace, kFeedWait);
       registry.wait(filter, false, std::chrono::steady_clock::now() + wait, nullptr);
     }
   }

@@ -22,12 +22,11 @@ std::shared_ptr<RunspaceSlot> JobRecord::runspace() {
   return slot.lock();
 }
 
-std::optional<JobState> JobRecord::try_finish(JobState final_state, ErrorRecord* error,
-                                              bool only_running) {
+std::optional<JobState> JobRecord::try_finish(JobState final_state, Clock::time_point now,
+                                              ErrorRecord* error, bool only_running) {
   Lock lock(mutex);
   JobState previous = state.load(std::memory_order_relaxed);
   if (is_finished(previous) || (only_running && previous != JobState::Running)) return std::nullopt;
-  Clock::time_point now = Clock::now();
   if (previous == JobState::Running) {
     // From the start stamp, not a fresh conversion: the clocks' offset may have been resampled
     // since, and finished - started must be the duration.

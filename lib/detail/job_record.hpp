@@ -51,11 +51,12 @@ struct JobRecord {
   /// The runspace the job started on, if it started and that runspace still exists.
   std::shared_ptr<RunspaceSlot> runspace();
 
-  /// NotStarted or Running (only Running when `only_running`) -> `final_state`, stamping the
-  /// finish time and adding `error` if given. Exactly one caller wins and gets the state it left;
-  /// the winner must then publish the job (PoolCore::publish_finished).
-  std::optional<JobState> try_finish(JobState final_state, ErrorRecord* error = nullptr,
-                                     bool only_running = false);
+  /// NotStarted or Running (only Running when `only_running`) -> `final_state`, stamped `now`,
+  /// adding `error` if given. Exactly one caller wins and gets the state it left. Only
+  /// RegistryCore::finish calls this, publishing the job in the same step.
+  std::optional<JobState> try_finish(JobState final_state,
+                                     std::chrono::steady_clock::time_point now, ErrorRecord* error,
+                                     bool only_running);
 
   /// Appends under the lock while the job is still unfinished; drops the write afterwards.
   template <class Fn>

@@ -199,18 +199,24 @@ void PoolCore::enqueue(std::vector<JobPtr>& jobs) {
   // Only idle runspaces need waking; a busy one looks at the queue before it sleeps.
   for (std::size_t i = 0; i < to_wake; ++i) work_cv_.notify_one();
   for (const JobPtr& job : failed) {
-    if (auto previous = job->try_finish(JobState::Failed)) publish_finished(job, *previous);
+    finish(job, JobState::Failed);
   }
   for (const JobPtr& job : refused) {
-    if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
+    finish(job, JobState::Stopped);
   }
   jobs.clear();
 }
 
 // ---- finishing and stopping ----------------------------------------------------------------
 
-void PoolCore::publish_finished(const JobPtr& job, JobState previous, bool feed_now) {
-  registry_->publish(job);
+std::optional<JobState> PoolCore::finish(const JobPtr& job, JobState state, ErrorRecord* error,
+                                         bool feed_now) {
+  std::optional<JobState> previous = registry_->finish(job, state, error);
+  if (previous) count_finished(job, *previous, feed_now);
+  return previous;
+}
+
+void PoolCore::count_finished(const JobPtr& job, JobState previous, bool feed_now) {
   factory_.place_freed();  // before the batch may report done: its waiters see a free place
   job->batch->on_job_finished(job->state.load(), previous);
   if (feed_now && factory_.hungry()) schedule_feed();
@@ -224,9 +230,8 @@ void PoolCore::request_stop_locked(RunspaceSlot& slot, Clock::time_point now) {
 }
 
 void PoolCore::stop_job(const JobPtr& job) {
-  std::optional<JobState> previous = job->try_finish(JobState::Stopped);
+  std::optional<JobState> previous = finish(job, JobState::Stopped);
   if (!previous) return;  // it ended on its own (or was stopped) first: nothing to interrupt
-  publish_finished(job, *previous);
   if (*previous != JobState::Running) return;
   std::shared_ptr<RunspaceSlot> slot = job->runspace();
   if (!slot) return;
@@ -263,7 +268,7 @@ void PoolCore::on_deadline() {
       }
       if (!slot->stopping) {
         ErrorRecord error = timeout_error(slot->current->batch->options.timeout);
-        previous = slot->current->try_finish(JobState::TimedOut, &error, true);
+        previous = registry_->finish(slot->current, JobState::TimedOut, &error, true);
         if (previous) timed_out = slot->current;
         request_stop_locked(*slot, now);
         next = std::min(next, slot->deadline);
@@ -273,7 +278,7 @@ void PoolCore::on_deadline() {
         abandoned = slot->current;
       }
     }
-    if (timed_out) publish_finished(timed_out, *previous);
+    if (timed_out) count_finished(timed_out, *previous);
     if (abandoned) abandon(slot, abandoned);
   }
   if (next != Clock::time_point::max()) arm(next);
@@ -281,7 +286,7 @@ void PoolCore::on_deadline() {
 
 void PoolCore::abandon(const std::shared_ptr<RunspaceSlot>& slot, const JobPtr& job) {
   ++abandoned_;
-  if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
+  finish(job, JobState::Stopped);
   Released released;
   {
     Lock lock(mutex_);
@@ -319,7 +324,7 @@ void PoolCore::shutdown_once() {
   work_cv_.notify_all();
   factory_.close();  // before queued jobs end: the places they free must not be filled again
   for (const JobPtr& job : queued) {
-    if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
+    finish(job, JobState::Stopped);
   }
   // Running jobs end Stopped at once, as with JobBatch::stop(); stop_grace is how long their
   // threads get to return before they are abandoned.
@@ -330,11 +335,11 @@ void PoolCore::shutdown_once() {
     {
       Lock lock(slot->mutex);
       if (!slot->current || slot->stopping) continue;
-      previous = slot->current->try_finish(JobState::Stopped);
+      previous = registry_->finish(slot->current, JobState::Stopped);
       if (previous) stopped = slot->current;
       request_stop_locked(*slot, now);
     }
-    if (stopped) publish_finished(stopped, *previous);
+    if (stopped) count_finished(stopped, *previous);
   }
   // Batches still feeding stop, and end once no read of theirs is under way.
   factory_.wait_closed(deadline);
@@ -364,7 +369,7 @@ void PoolCore::join_or_abandon(RunspaceSlot& slot, Clock::time_point deadline) {
   }
   if (job) {
     ++abandoned_;
-    if (auto previous = job->try_finish(JobState::Stopped)) publish_finished(job, *previous);
+    finish(job, JobState::Stopped);
   }
 }
 

@@ -53,9 +53,9 @@ class PoolCore final : public JobIntake,
   /// Queues created jobs (JobIntake): the factory's only way into the pool.
   void enqueue(std::vector<JobPtr>& jobs) override;
 
-  /// The winner of JobRecord::try_finish calls this: publish, count, free a place. A runspace
-  /// passes feed_now = false and feeds right after, on its own thread.
-  void publish_finished(const JobPtr& job, JobState previous, bool feed_now = true) override;
+  /// Ends the job in the registry (RegistryCore::finish), then counts it here.
+  std::optional<JobState> finish(const JobPtr& job, JobState state, ErrorRecord* error = nullptr,
+                                 bool feed_now = true) override;
   /// Ends the job Stopped; a running one is also interrupted and given stop_grace.
   void stop_job(const JobPtr& job);
 
@@ -78,6 +78,9 @@ class PoolCore final : public JobIntake,
 
  private:
   void after_run_locked(const JobRecord& job, Released& released) RSP_REQUIRES(mutex_);
+  /// After the registry ended a job (leaving `previous`): its place is free, its batch counts
+  /// it, and (with feed_now) feeding goes on.
+  void count_finished(const JobPtr& job, JobState previous, bool feed_now = true);
   void shutdown_once();
   /// Starts a runspace with the lowest free index (or `reuse`); false when it could not start,
   /// which is noted in open_errors and pauses further starts for a moment.

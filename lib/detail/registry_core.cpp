@@ -131,12 +131,26 @@ bool RegistryCore::wakes_locked(const Waiter& waiter, const JobRecord& job,
   return waiter.idle || tracked.finished.size() >= kWakeGroup || job.batch->backlog_half_full();
 }
 
-void RegistryCore::publish(const JobPtr& job) {
+std::optional<JobState> RegistryCore::finish(const JobPtr& job, JobState state, ErrorRecord* error,
+                                             bool only_running) {
+  const auto now = std::chrono::steady_clock::now();  // read before the lock, not under it
+  std::optional<JobState> previous;
   bool wake = false;
   {
     lock_briefly(mutex_);
     Lock lock(mutex_, std::adopt_lock);
-    if (!index_.holds(*job)) return;  // cleared by force before it was published
+    previous = job->try_finish(state, now, error, only_running);
+    if (!previous) return std::nullopt;
+    wake = publish_locked(job);
+  }
+  if (wake) changed_.notify_all();
+  return previous;
+}
+
+bool RegistryCore::publish_locked(const JobPtr& job) {
+  bool wake = false;
+  {
+    if (!index_.holds(*job)) return false;  // never queued (the pool was gone)
     // A held job's batch is tracked: batches are pruned only once they hold no job.
     Tracked& tracked = tracked_.at(job->batch.get());
     job->publish_seq = ++publish_seq_;
@@ -153,7 +167,7 @@ void RegistryCore::publish(const JobPtr& job) {
     }
     if (wake) signalled_ = true;
   }
-  if (wake) changed_.notify_all();
+  return wake;
 }
 
 void RegistryCore::notify_changed() {

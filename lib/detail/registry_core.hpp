@@ -53,8 +53,12 @@ class RegistryCore {
   void add_batch(std::shared_ptr<BatchCore> batch);
   /// Gives the jobs their ids, in order, and holds them.
   void add_jobs(std::span<const JobPtr> jobs);
-  /// A held job reached its final state: hand it to receivers.
-  void publish(const JobPtr& job);
+  /// The one place a job reaches its final state: NotStarted or Running (only Running with
+  /// `only_running`) -> `state`, adding `error` if given, and handed to receivers in the same
+  /// step, so no one ever sees a finished job that is not yet published. Exactly one caller
+  /// wins and gets the state the job left; the others get nothing.
+  std::optional<JobState> finish(const JobPtr& job, JobState state, ErrorRecord* error = nullptr,
+                                 bool only_running = false);
   /// A batch became done: wake waiters.
   void notify_changed();
 
@@ -107,6 +111,8 @@ class RegistryCore {
   /// Whether a matching batch's finished, unreceived jobs make a group, or reach half its
   /// max_unreceived: a receiver holding for a group stops holding then.
   bool group_ready_locked(const JobFilter& filter) const RSP_REQUIRES(mutex_);
+  /// Hands a finished job to receivers; true when a waiter is to be woken.
+  bool publish_locked(const JobPtr& job) RSP_REQUIRES(mutex_);
   bool wakes_locked(const Waiter& waiter, const JobRecord& job, const Tracked& tracked) const
       RSP_REQUIRES(mutex_);
   /// Calls fn(tracked) for each tracked batch the filter covers.

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -65,8 +66,11 @@ class RunspaceHost {
                           const JobRecord* ended, Released& released) = 0;
   /// A job of a batch with max_running ended: its place goes to the batch's next job now.
   virtual void job_ran(const JobRecord& job) = 0;
-  /// The winner of JobRecord::try_finish reports it (PoolCore::publish_finished).
-  virtual void publish_finished(const JobPtr& job, JobState previous, bool feed_now) = 0;
+  /// Ends the job in `state` (if nothing ended it first), published and counted; a runspace
+  /// passes feed_now = false and feeds between jobs itself. Returns the state it left, if this
+  /// call ended it.
+  virtual std::optional<JobState> finish(const JobPtr& job, JobState state, ErrorRecord* error,
+                                         bool feed_now) = 0;
   /// Between jobs: the runspace feeds when a few places are free.
   virtual void between_jobs() = 0;
   virtual bool closing() const noexcept = 0;

@@ -79,9 +79,7 @@ bool run_job(RunspaceHost& host, RunspaceSlot& slot, const std::shared_ptr<Runsp
     closing = host.closing();
   }
   if (closing) {
-    if (auto previous = job->try_finish(JobState::Stopped)) {
-      host.publish_finished(job, *previous, false);
-    }
+    host.finish(job, JobState::Stopped, nullptr, false);
   } else if (job->try_start(owner)) {
     slot.executing.store(true);
     arm_timeout(host, slot, *job);
@@ -90,9 +88,7 @@ bool run_job(RunspaceHost& host, RunspaceSlot& slot, const std::shared_ptr<Runsp
     JobState outcome = run_work(*job, context, token, error);
     job->work.reset();
     slot.executing.store(false);
-    if (auto previous = job->try_finish(outcome, error ? &*error : nullptr)) {
-      host.publish_finished(job, *previous, false);
-    }
+    host.finish(job, outcome, error ? &*error : nullptr, false);
   }
   bool interrupted = false;
   {
@@ -136,9 +132,7 @@ void serve(RunspaceHost& host, const std::shared_ptr<RunspaceSlot>& slot) {
       // A runspace whose session did not open fails its jobs clearly rather than run them
       // without the state they expect.
       ErrorRecord error = *open_error;
-      if (auto previous = job->try_finish(JobState::Failed, &error)) {
-        host.publish_finished(job, *previous, true);
-      }
+      host.finish(job, JobState::Failed, &error, true);
     } else if (!run_job(host, *slot, slot, job)) {
       consume_interrupt();  // the stop was for the job, not for the close hook
       run_hook(slot->session->close, slot->runspace);  // abandoned: the pool is not ours now
