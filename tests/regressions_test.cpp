@@ -16,6 +16,7 @@
 #include <rsparallel/rsparallel.hpp>
 
 #include "detail/access.hpp"
+#include "detail/pool_core.hpp"
 #include "detail/registry_core.hpp"
 #include "detail/thread_start.hpp"
 #include "support.hpp"
@@ -348,4 +349,22 @@ TEST(Regressions, ABatchBlockedInAReadDoesNotStallItsPoolsOtherBatches) {
   EXPECT_LT(Clock::now() - start, scaled(5s));
   ASSERT_EQ(jobs.size(), 100u);
   EXPECT_EQ(jobs[99].state, rsp::JobState::Completed);
+}
+
+// An abandoned runspace's thread held its pool until its job returned: the pool's core (its
+// executor, timer and runspace records) outlived the pool, and was destroyed later on that
+// thread. The thread now holds only its own runspace while the job's code runs.
+TEST(Regressions, AbandonedRunspaceDoesNotHoldItsPool) {
+  rsp_test::DeafUntilReleased deaf;
+  rsp_test::ReleaseOnExit release{deaf};
+  std::weak_ptr<rsp::detail::PoolCore> core;
+  {
+    auto pool = rsp::new_runspace_pool({.max_runspaces = 1, .stop_grace = 50ms});
+    core = rsp::detail::Access::core(*pool);
+    auto batch = rsp::new_runspace_job(*pool, std::views::iota(0, 1), [deaf](int) { deaf.wait(); });
+    ASSERT_TRUE(eventually([&] { return pool->busy_runspaces() == 1; }));
+  }  // the job ignores its stop: its runspace is abandoned
+  // (Handlers on the executors hold it for a moment; the abandoned thread for its job's life.)
+  EXPECT_TRUE(eventually([&] { return core.expired(); }, 2s))
+      << "the abandoned runspace still holds its pool";
 }

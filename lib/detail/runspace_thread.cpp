@@ -65,9 +65,16 @@ JobState run_work(JobRecord& job, JobContext& context, const std::stop_token& to
   return JobState::Failed;
 }
 
-// Runs one job; false when the runspace was abandoned meanwhile.
-bool run_job(RunspaceHost& host, RunspaceSlot& slot, const std::shared_ptr<RunspaceSlot>& owner,
-             const JobPtr& job) {
+bool abandoned(RunspaceSlot& slot) {
+  Lock lock(slot.mutex);
+  return slot.abandoned;
+}
+
+// Runs one job; false when the runspace was abandoned meanwhile. While the job's code runs, the
+// runspace holds its pool only by `weak`: a runspace abandoned by its pool's shutdown (its job
+// ignored the stop) never keeps the pool alive, nor destroys it later on this thread.
+bool run_job(std::shared_ptr<RunspaceHost>& host, const std::weak_ptr<RunspaceHost>& weak,
+             RunspaceSlot& slot, const std::shared_ptr<RunspaceSlot>& owner, const JobPtr& job) {
   std::stop_token token;
   bool closing = false;
   {
@@ -76,19 +83,22 @@ bool run_job(RunspaceHost& host, RunspaceSlot& slot, const std::shared_ptr<Runsp
     token = slot.stop.get_token();
     // Shutdown looks at `current` under this lock after it starts closing: it either saw this
     // job or we see it closing here.
-    closing = host.closing();
+    closing = host->closing();
   }
   if (closing) {
-    host.finish(job, JobState::Stopped, nullptr, false);
+    host->finish(job, JobState::Stopped, nullptr, false);
   } else if (job->try_start(owner)) {
     slot.executing.store(true);
-    arm_timeout(host, slot, *job);
+    arm_timeout(*host, slot, *job);
     JobContext& context = job->open_context(slot.runspace, token);
     std::optional<ErrorRecord> error;
+    host.reset();
     JobState outcome = run_work(*job, context, token, error);
     job->work.reset();
     slot.executing.store(false);
-    host.finish(job, outcome, error ? &*error : nullptr, false);
+    // Abandoned: whoever gave up on the runspace ended the job; the pool may be gone.
+    if (abandoned(slot) || !(host = weak.lock())) return false;
+    host->finish(job, outcome, error ? &*error : nullptr, false);
   }
   bool interrupted = false;
   {
@@ -107,7 +117,9 @@ bool run_job(RunspaceHost& host, RunspaceSlot& slot, const std::shared_ptr<Runsp
 
 // The runspace's thread: opens the session, then runs jobs until the pool closes, the runspace
 // idles out, or it is abandoned.
-void serve(RunspaceHost& host, const std::shared_ptr<RunspaceSlot>& slot) {
+void serve(const std::weak_ptr<RunspaceHost>& weak, const std::shared_ptr<RunspaceSlot>& slot) {
+  std::shared_ptr<RunspaceHost> host = weak.lock();
+  if (!host) return;
   std::optional<ErrorRecord> open_error;
   if (slot->session->open) {
     try {
@@ -116,14 +128,14 @@ void serve(RunspaceHost& host, const std::shared_ptr<RunspaceSlot>& slot) {
       open_error = describe_current_exception();
       open_error->message = "runspace " + std::to_string(slot->runspace.index()) +
                             " failed to open: " + open_error->message;
-      host.note_open_error(open_error->message);
+      host->note_open_error(open_error->message);
     }
   }
   bool first = true;
   JobPtr ended;  // the job this runspace ran last, for next_job to account for
   for (;;) {
     Released released;  // what next_job let go of, destroyed outside the pool's lock
-    JobPtr job = host.next_job(slot, first, ended.get(), released);
+    JobPtr job = host->next_job(slot, first, ended.get(), released);
     ended.reset();  // outside the pool's lock: this may be the last reference to the record
     released.clear();
     if (!job) break;
@@ -132,8 +144,9 @@ void serve(RunspaceHost& host, const std::shared_ptr<RunspaceSlot>& slot) {
       // A runspace whose session did not open fails its jobs clearly rather than run them
       // without the state they expect.
       ErrorRecord error = *open_error;
-      host.finish(job, JobState::Failed, &error, true);
-    } else if (!run_job(host, *slot, slot, job)) {
+      host->finish(job, JobState::Failed, &error, true);
+    } else if (!run_job(host, weak, *slot, slot, job)) {
+      host.reset();
       consume_interrupt();  // the stop was for the job, not for the close hook
       run_hook(slot->session->close, slot->runspace);  // abandoned: the pool is not ours now
       return;
@@ -141,20 +154,21 @@ void serve(RunspaceHost& host, const std::shared_ptr<RunspaceSlot>& slot) {
     if (job->batch->options.max_running != 0) {
       // Its batch's next job may be held back for it: free that place before a feed that may
       // block on a read.
-      host.job_ran(*job);
+      host->job_ran(*job);
     } else {
       ended = std::move(job);  // accounted for under next_job's lock, saving a lock round
     }
-    host.between_jobs();
+    host->between_jobs();
   }
+  host.reset();
   run_hook(slot->session->close, slot->runspace);
 }
 
 class ThreadRunspace final : public RunspaceDriver {
  public:
   void start(std::shared_ptr<RunspaceHost> host, std::shared_ptr<RunspaceSlot> slot) override {
-    thread_ =
-        start_thread([host = std::move(host), slot = std::move(slot)] { serve(*host, slot); });
+    thread_ = start_thread(
+        [weak = std::weak_ptr<RunspaceHost>(host), slot = std::move(slot)] { serve(weak, slot); });
   }
 
   void interrupt() override { thread_.interrupt(); }
