@@ -24,9 +24,10 @@ struct JobRecord {
   // Set before the job reaches a runspace; never changed after.
   JobId id = 0;
   std::size_t input_index = 0;
-  // Written by the running job under `mutex` until the state is final; read-only after that.
+  // Written by the running job under `mutex` until the state is final; read-only after that
+  // (so read without the lock then, which the analysis cannot express: not annotated).
   ReceivedJob data;
-  Mutex mutex;
+  Mutex mutex;  // lock order: a leaf, after RegistryCore::mutex_ (see pool_core.hpp)
   std::atomic<JobState> state{JobState::NotStarted};
   std::shared_ptr<BatchCore> batch;
   WorkBox work;  // touched only by the runspace that runs the job

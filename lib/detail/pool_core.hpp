@@ -102,8 +102,9 @@ class PoolCore final : public JobIntake,
   // The library's lock order, first to last (a lock is only ever taken while holding locks
   // above it in its own column):
   //   JobFactory::feed_mutex_ -> JobFactory::hungry_mutex_ -> FeedPlaces::mutex
-  //   JobFactory::feed_mutex_ -> PoolCore::mutex_ -> RunspaceSlot::mutex -> JobRecord::mutex
+  //   JobFactory::feed_mutex_ -> PoolCore::mutex_ -> RunspaceSlot::mutex
   //                              PoolCore::mutex_ -> OpenErrors::mutex_
+  //   RunspaceSlot::mutex -> RegistryCore::mutex_ -> JobRecord::mutex
   //   JobFactory::feed_mutex_ -> RegistryCore::mutex_ -> BatchCore::mutex_
   // PoolCore::mutex_ and RegistryCore::mutex_ are never held together. No user code runs under
   // any of them (see Released), except a range read under feed_mutex_.

@@ -127,7 +127,8 @@ class RegistryCore {
   void prune_batches_locked(BatchList& released) RSP_REQUIRES(mutex_);
 
   const std::chrono::steady_clock::time_point created_at_ = std::chrono::steady_clock::now();
-  // Lock order: after JobFactory::feed_mutex_; before BatchCore::mutex_ (see pool_core.hpp).
+  // Lock order: after JobFactory::feed_mutex_ and RunspaceSlot::mutex; before JobRecord::mutex
+  // and BatchCore::mutex_ (see pool_core.hpp).
   mutable Mutex mutex_;
   std::condition_variable changed_;
   std::vector<Waiter*> waiters_ RSP_GUARDED_BY(mutex_);

@@ -29,7 +29,7 @@ struct RunspaceSlot {
   Runspace runspace;
   const std::shared_ptr<const SessionState> session;  // for the close hook of an abandoned one
 
-  // Lock order: after PoolCore::mutex_; before JobRecord::mutex (see pool_core.hpp).
+  // Lock order: after PoolCore::mutex_; before RegistryCore::mutex_ (see pool_core.hpp).
   Mutex mutex;
   // Set once under `mutex` before the runspace starts; then only called (see RunspaceDriver).
   std::unique_ptr<RunspaceDriver> driver;
