@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building rsparallel, its tests, samples, benchmarks and API reference (doxygen)
-# needs on Debian 12, as root. The library alone needs only g++, cmake, make and
-# libboost-thread-dev; without the others, configuring turns tests, samples and benchmarks off.
+# needs on Debian 12, as root. The library alone needs only g++, cmake, make,
+# libboost-thread-dev and libboost-serialization-dev; without the others, configuring turns
+# tests, samples and benchmarks off.
 # Installs nothing when everything is already there.
 set -euo pipefail
-packages=(g++ cmake make libboost-thread-dev libboost-program-options-dev libgtest-dev libgmock-dev
+packages=(g++ cmake make libboost-thread-dev libboost-serialization-dev
+          libboost-program-options-dev libgtest-dev libgmock-dev
           libbenchmark-dev libtbb-dev doxygen)
 missing=()
 for package in "${packages[@]}"; do
