@@ -32,7 +32,9 @@ void WorkerLoop::Running::request_stop() {
   thread.interrupt();  // wakes Boost.Thread sleeps and waits
 }
 
-WorkerLoop::~WorkerLoop() { end_current(true, kEndGrace); }
+// run() always ends through leave(), which joins the job or ends the process; this is for a
+// loop that never ran.
+WorkerLoop::~WorkerLoop() { leave(0); }
 
 int WorkerLoop::run() {
   for (;;) {
@@ -44,8 +46,7 @@ int WorkerLoop::run() {
       message = decode(*bytes);
     } catch (const std::exception& e) {
       std::cerr << "rsp worker " << ::getpid() << ": " << e.what() << std::endl;
-      end_current(true, kEndGrace);
-      return 2;
+      return leave(2);
     }
     if (auto* hello = std::get_if<Hello>(&message)) {
       std::map<std::string, std::any, std::less<>> variables;
@@ -53,13 +54,13 @@ int WorkerLoop::run() {
         for (auto& [name, value] : hello->variables) variables[name] = decode_value(value);
       } catch (const std::exception& e) {
         std::cerr << "rsp worker " << ::getpid() << ": session variable: " << e.what() << std::endl;
-        return 2;
+        return leave(2);
       }
       runspace_.emplace(hello->runspace_index, std::move(variables));
     } else if (auto* job = std::get_if<Job>(&message)) {
       if (!runspace_) {
         std::cerr << "rsp worker " << ::getpid() << ": a job came before the session" << std::endl;
-        return 2;
+        return leave(2);
       }
       start(std::move(*job));
     } else if (auto* stop = std::get_if<Stop>(&message)) {
@@ -69,17 +70,20 @@ int WorkerLoop::run() {
     } else {
       std::cerr << "rsp worker " << ::getpid() << ": unexpected " << message_name(message)
                 << " message" << std::endl;
-      end_current(true, kEndGrace);
-      return 2;
+      return leave(2);
     }
   }
+  return leave(0);
+}
+
+int WorkerLoop::leave(int code) {
   if (!end_current(true, kEndGrace)) {
     // A job that ignores its stop cannot be joined, and returning from main under it would
     // destroy what it uses: end here.
     std::fflush(nullptr);
-    ::_exit(0);
+    ::_exit(code);
   }
-  return 0;
+  return code;
 }
 
 void WorkerLoop::start(Job job) {

@@ -56,6 +56,9 @@ class WorkerLoop {
   // Joins the current job's threads; with `stop`, stops it first and gives up after `grace`
   // (false: it would not end).
   bool end_current(bool stop, std::chrono::milliseconds grace);
+  // Stops and joins the current job and returns `code`; ends the process with `code` (_exit)
+  // when the job will not end within kEndGrace.
+  int leave(int code);
 
   Transport& transport_;
   std::optional<Runspace> runspace_;
