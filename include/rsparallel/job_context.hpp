@@ -31,6 +31,36 @@ class ContextKey {
   ContextKey() = default;
   friend struct JobRecord;
 };
+
+class ContextSink;
+/// Only a ContextSink makes a context that writes to it.
+class SinkKey {
+  SinkKey() = default;
+  friend class ContextSink;
+};
+
+enum class TextStream { Warning, Verbose, Debug, Information };
+
+/// Where a context's writes go when the job's record is not in this process: a worker process
+/// sends them to its pool as they happen. A context made on a sink calls it for everything.
+///
+/// Thread Safety: an implementation must take writes from the job's thread and from threads
+/// the job started, at once.
+class ContextSink {
+ public:
+  virtual ~ContextSink() = default;
+  virtual JobId id() const noexcept = 0;
+  virtual const std::string& name() const noexcept = 0;
+  virtual std::size_t input_index() const noexcept = 0;
+  virtual void write_output(std::any value) = 0;
+  virtual void write_error(std::string message) = 0;
+  virtual void write_text(TextStream stream, std::string message) = 0;
+  /// `percent` is already clamped to 0..100.
+  virtual void write_progress(int percent, std::string status) = 0;
+
+ protected:
+  static SinkKey key() noexcept { return {}; }
+};
 }  // namespace detail
 
 /// The running job's handle on its streams, its stop request and its runspace.
@@ -49,6 +79,10 @@ class JobContext {
   JobContext(detail::ContextKey /*key*/, detail::JobRecord& record, Runspace& runspace,
              std::stop_token token) noexcept
       : record_(&record), runspace_(&runspace), token_(std::move(token)) {}
+  /// Made by a worker process for each job: every write goes to `sink`.
+  JobContext(detail::SinkKey /*key*/, detail::ContextSink& sink, Runspace& runspace,
+             std::stop_token token) noexcept
+      : record_(nullptr), sink_(&sink), runspace_(&runspace), token_(std::move(token)) {}
 
   JobContext(const JobContext&) = delete;
   JobContext& operator=(const JobContext&) = delete;
@@ -78,6 +112,7 @@ class JobContext {
 
  private:
   detail::JobRecord* record_;
+  detail::ContextSink* sink_ = nullptr;  // set instead of record_ in a worker process
   Runspace* runspace_;
   std::stop_token token_;
 };

@@ -1,0 +1,94 @@
+// The messages a pool and its worker processes exchange, and their encoding (Boost.Serialization
+// binary archives; both ends are the same executable, so the format always matches).
+//
+//   pool -> worker: Hello (once, first), Job, Stop, Bye
+//   worker -> pool: Started, StreamRecord (as the job writes), Finished
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "rsparallel/job.hpp"
+
+namespace rsp::process {
+
+/// Bumped whenever a message changes shape.
+inline constexpr std::uint32_t kProtocolVersion = 1;
+
+/// The session a worker's runspace starts with. Variable values are encoded by the value codec.
+struct Hello {
+  std::uint32_t version = kProtocolVersion;
+  std::uint64_t runspace_index = 0;
+  std::vector<std::pair<std::string, std::string>> variables;  // name, encoded value
+};
+
+/// Run the registered script `script` over `input_count` inputs (encoded by the script's entry).
+struct Job {
+  JobId id = 0;
+  std::string name;  // the batch's name, for JobContext::name()
+  std::uint64_t input_index = 0;
+  std::string script;
+  std::uint64_t input_count = 0;
+  std::string inputs;
+  std::int64_t timeout_ms = 0;  // 0: none
+};
+
+struct Started {
+  JobId id = 0;
+};
+
+enum class StreamKind : std::uint8_t {
+  Output,
+  Error,
+  Warning,
+  Verbose,
+  Debug,
+  Information,
+  Progress
+};
+
+/// One write to one of a job's streams, sent as it happens. `payload` is the encoded value for
+/// Output, else the text (Progress: its status, with `percent`).
+struct StreamRecord {
+  JobId id = 0;
+  StreamKind kind = StreamKind::Output;
+  std::int32_t percent = 0;
+  std::string payload;
+};
+
+/// The job's final state and, when it ended with an error, that error's message and type.
+struct Finished {
+  JobId id = 0;
+  JobState state = JobState::Completed;
+  bool has_error = false;
+  std::string error_message;
+  std::string error_type;
+};
+
+struct Stop {
+  JobId id = 0;
+};
+
+struct Bye {};
+
+using Message = std::variant<Hello, Job, Started, StreamRecord, Finished, Stop, Bye>;
+
+/// Bytes that do not decode as a message (a version mismatch, a corrupt frame).
+class ProtocolError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+std::string encode(const Message& message);
+/// Throws ProtocolError for bytes that are not one whole message.
+Message decode(std::string_view bytes);
+
+/// "Hello", "Job", ... for messages about unexpected messages.
+std::string_view message_name(const Message& message) noexcept;
+
+}  // namespace rsp::process

@@ -1,0 +1,70 @@
+// The byte channel between a pool and one worker process. The protocol never assumes a pipe:
+// anything that carries whole messages in order (a socket here; a TCP link or a test double
+// later) can be a Transport.
+#pragma once
+
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace rsp::process {
+
+/// The channel broke: the peer vanished mid-message, sent a frame over the limit, or the system
+/// refused a read or write. The message names what happened.
+class TransportError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Carries whole messages, in order, both ways.
+///
+/// Thread Safety: send may be called from several threads at once (a job's own threads write
+/// too); receive from one thread at a time; close from any thread, also while another thread is
+/// blocked in receive, which it then wakes.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  /// Sends one message's bytes. Throws TransportError when the peer is gone or the message is
+  /// over the frame limit.
+  virtual void send(std::string_view message) = 0;
+  /// The next message, waiting for it; nullopt at a clean end of stream (the peer closed between
+  /// messages). A stream that ends mid-message throws TransportError.
+  virtual std::optional<std::string> receive() = 0;
+  /// Ends both directions: the peer sees end of stream and a blocked receive here returns.
+  virtual void close() noexcept = 0;
+};
+
+/// A Transport over a connected stream socket (one end of a socketpair): each message is a
+/// 4-byte little-endian length followed by that many bytes. Writes use MSG_NOSIGNAL, so a
+/// vanished peer is a TransportError, never SIGPIPE; reads and writes retry on EINTR.
+///
+/// Thread Safety: as Transport. Distinct objects: safe.
+class SocketTransport final : public Transport {
+ public:
+  /// Larger messages are refused by send and by receive alike.
+  static constexpr std::size_t kMaxFrame = std::size_t{256} << 20;  // 256 MiB
+
+  /// Takes ownership of `fd`, a connected SOCK_STREAM socket.
+  explicit SocketTransport(int fd) noexcept : fd_(fd) {}
+  ~SocketTransport() override;
+  SocketTransport(const SocketTransport&) = delete;
+  SocketTransport& operator=(const SocketTransport&) = delete;
+
+  void send(std::string_view message) override;
+  std::optional<std::string> receive() override;
+  void close() noexcept override;
+
+  int fd() const noexcept { return fd_; }
+
+ private:
+  // False at end of stream before the first byte; throws if it ends after some bytes.
+  bool read_exact(char* data, std::size_t size);
+
+  int fd_;
+  std::mutex send_mutex_;  // one frame at a time, header and body together
+};
+
+}  // namespace rsp::process

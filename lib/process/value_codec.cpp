@@ -1,0 +1,149 @@
+#include "process/value_codec.hpp"
+
+#include <boost/core/demangle.hpp>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <sstream>
+#include <stdexcept>
+#include <typeindex>
+
+#include "detail/any_text.hpp"
+#include "rsparallel/job.hpp"
+
+namespace rsp {
+
+namespace {
+
+struct Codec {
+  detail::SaveValue save;
+  detail::LoadValue load;
+};
+
+// A type's key is its mangled name: caller and worker are the same executable, so it matches.
+class CrossingTable {
+ public:
+  CrossingTable() { add_builtins(); }
+
+  void add(const std::type_info& type, Codec codec) {
+    std::unique_lock lock(mutex_);
+    by_key_.try_emplace(type.name(), codec);
+  }
+
+  const Codec* find(std::string_view key) const {
+    std::shared_lock lock(mutex_);
+    auto found = by_key_.find(key);
+    return found == by_key_.end() ? nullptr : &found->second;
+  }
+
+ private:
+  template <class T>
+  void add_one() {
+    by_key_.try_emplace(typeid(T).name(), Codec{&detail::save_value<T>, &detail::load_value<T>});
+  }
+
+  // Scalars (all arithmetic types but char8_t, which Boost 1.74 cannot serialize), vectors of each,
+  // and maps keyed by a string or an integer type of the common ones; other maps (and nested
+  // containers) cross once registered.
+  template <class... Ts>
+  struct Types {};
+  using Scalars = Types<std::string, bool, char, signed char, unsigned char, wchar_t, char16_t,
+                        char32_t, short, unsigned short, int, unsigned, long, unsigned long,
+                        long long, unsigned long long, float, double, long double>;
+  using MapKeys =
+      Types<std::string, int, unsigned, long, unsigned long, long long, unsigned long long>;
+
+  template <class K, class... Vs>
+  void add_maps_keyed_by(Types<Vs...>) {
+    (add_one<std::map<K, Vs>>(), ...);
+  }
+  template <class... Ks>
+  void add_maps(Types<Ks...>) {
+    (add_maps_keyed_by<Ks>(Scalars{}), ...);
+  }
+  template <class... Ts>
+  void add_scalars_and_vectors(Types<Ts...>) {
+    (add_one<Ts>(), ...);
+    (add_one<std::vector<Ts>>(), ...);
+  }
+
+  void add_builtins() {
+    add_scalars_and_vectors(Scalars{});
+    add_maps(MapKeys{});
+  }
+
+  mutable std::shared_mutex mutex_;
+  std::map<std::string, Codec, std::less<>> by_key_;
+};
+
+// Function-local: types are registered from namespace-scope initializers in any order.
+CrossingTable& table() {
+  static CrossingTable instance;
+  return instance;
+}
+
+}  // namespace
+
+void detail::add_crossing_type(const std::type_info& type, SaveValue save, LoadValue load) {
+  table().add(type, Codec{save, load});
+}
+
+bool can_cross(const std::type_info& type) {
+  return type == typeid(void) || table().find(type.name()) != nullptr;
+}
+
+namespace process {
+
+std::string encode_value(const std::any& original) {
+  const std::any* value = &original;
+  std::any text;
+  if (std::any_cast<const char*>(&original) || std::any_cast<char*>(&original)) {
+    text = original;
+    detail::own_text(text);  // a C string crosses as the std::string it is stored as
+    value = &text;
+  }
+  std::string key = value->has_value() ? value->type().name() : "";
+  const Codec* codec = nullptr;
+  if (value->has_value() && (codec = table().find(key)) == nullptr) {
+    std::string name = type_name(value->type());
+    throw std::invalid_argument("rsp: a value of type " + name +
+                                " cannot cross to or from a worker process; make it serializable "
+                                "and call rsp::register_type<" +
+                                name + ">()");
+  }
+  std::ostringstream bytes;
+  {
+    boost::archive::binary_oarchive out(bytes, detail::kCrossingArchiveFlags);
+    out << key;
+    if (codec != nullptr) codec->save(out, *value);
+  }
+  return std::move(bytes).str();
+}
+
+std::any decode_value(std::string_view bytes) {
+  detail::MemoryStream stream(bytes);
+  std::string key;
+  try {
+    boost::archive::binary_iarchive in(stream, detail::kCrossingArchiveFlags);
+    in >> key;
+    if (key.empty()) return {};
+    const Codec* codec = table().find(key);
+    if (codec == nullptr) {
+      throw std::invalid_argument("rsp: a value of type " + boost::core::demangle(key.c_str()) +
+                                  " came from another process, but this one has not registered "
+                                  "it (rsp::register_type)");
+    }
+    return codec->load(in);
+  } catch (const std::invalid_argument&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(
+        "rsp: a value from another process does not decode" +
+        (key.empty() ? std::string() : " as " + boost::core::demangle(key.c_str())) + ": " +
+        e.what());
+  }
+}
+
+}  // namespace process
+
+}  // namespace rsp

@@ -1,0 +1,212 @@
+#include "process/worker_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+extern char** environ;
+
+namespace rsp::process {
+
+namespace {
+
+[[noreturn]] void throw_system(int error, const char* what) {
+  throw std::system_error(error, std::system_category(), std::string("rsp: ") + what);
+}
+
+// Runs work on one thread that never ends, so that the parent thread of every worker outlives
+// it (PR_SET_PDEATHSIG fires when the thread that spawned the worker ends, not the process).
+// Leaked on purpose: it must outlive static destruction, when pools may still be closing.
+class SpawnThread {
+ public:
+  static SpawnThread& instance() {
+    static SpawnThread* spawner = new SpawnThread;
+    return *spawner;
+  }
+
+  void run(const std::function<void()>& work) {
+    bool done = false;
+    std::exception_ptr error;
+    std::unique_lock lock(mutex_);
+    queue_.push_back(Request{&work, &error, &done});
+    wake_.notify_all();
+    finished_.wait(lock, [&] { return done; });
+    if (error) std::rethrow_exception(error);
+  }
+
+ private:
+  struct Request {
+    const std::function<void()>* work;
+    std::exception_ptr* error;
+    bool* done;  // set under mutex_ once the work ran
+  };
+
+  SpawnThread() {
+    std::thread([this] { serve(); }).detach();
+  }
+
+  void serve() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return !queue_.empty(); });
+      Request request = queue_.front();
+      queue_.pop_front();
+      lock.unlock();
+      try {
+        (*request.work)();
+      } catch (...) {
+        *request.error = std::current_exception();
+      }
+      lock.lock();
+      *request.done = true;
+      finished_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_, finished_;
+  std::deque<Request> queue_;
+};
+
+struct SpawnResources {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attributes;
+  SpawnResources() {
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attributes);
+  }
+  ~SpawnResources() {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+  }
+};
+
+pid_t spawn_worker(int child_end) {
+  SpawnResources spawn;
+  int error = posix_spawn_file_actions_adddup2(&spawn.actions, child_end, kWorkerChannelFd);
+  if (error == 0) {
+    // The worker reads no input of the pool's: a shared stdin (rsp::lines(std::cin)) stays whole.
+    error = posix_spawn_file_actions_addopen(&spawn.actions, 0, "/dev/null", O_RDONLY, 0);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  if (error == 0) error = posix_spawnattr_setsigmask(&spawn.attributes, &none);
+  if (error == 0) error = posix_spawnattr_setflags(&spawn.attributes, POSIX_SPAWN_SETSIGMASK);
+  if (error != 0) throw_system(error, "preparing a worker process");
+
+  std::string flag = std::string(kWorkerFlag) + std::to_string(kWorkerChannelFd) + ":" +
+                     std::to_string(::getpid());
+  std::string name = "rsparallel-worker";
+  char* argv[] = {name.data(), flag.data(), nullptr};
+  pid_t pid = -1;
+  error = posix_spawn(&pid, "/proc/self/exe", &spawn.actions, &spawn.attributes, argv, environ);
+  if (error != 0) throw_system(error, "starting a worker process (posix_spawn /proc/self/exe)");
+  return pid;
+}
+
+}  // namespace
+
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    int signal = WTERMSIG(status);
+    const char* abbreviation = sigabbrev_np(signal);
+    return "killed by signal " + std::to_string(signal) +
+           (abbreviation != nullptr ? std::string(" (SIG") + abbreviation + ")" : std::string());
+  }
+  return "ended with wait status " + std::to_string(status);
+}
+
+WorkerProcess::WorkerProcess() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    throw_system(errno, "creating a worker channel (socketpair)");
+  }
+  // Never the worker's own number: dup2 onto itself would keep close-on-exec on some libcs.
+  int child_end = ::fcntl(fds[1], F_DUPFD_CLOEXEC, kWorkerChannelFd + 1);
+  int saved = errno;
+  ::close(fds[1]);
+  if (child_end < 0) {
+    ::close(fds[0]);
+    throw_system(saved, "creating a worker channel (fcntl)");
+  }
+  try {
+    SpawnThread::instance().run([&] { pid_ = spawn_worker(child_end); });
+  } catch (...) {
+    ::close(fds[0]);
+    ::close(child_end);
+    throw;
+  }
+  ::close(child_end);
+  channel_ = fds[0];
+}
+
+WorkerProcess::~WorkerProcess() {
+  if (channel_ >= 0) ::close(channel_);
+  kill();
+  wait();
+}
+
+int WorkerProcess::release_channel() noexcept { return std::exchange(channel_, -1); }
+
+void WorkerProcess::kill() noexcept {
+  std::lock_guard lock(mutex_);
+  if (!reaped_) ::kill(pid_, SIGKILL);
+}
+
+bool WorkerProcess::reap_locked(bool block) {
+  if (reaped_) return true;
+  int status = 0;
+  pid_t result;
+  do {
+    result = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
+  } while (result < 0 && errno == EINTR);
+  if (result == 0) return false;
+  reaped_ = true;
+  description_ = result == pid_
+                     ? describe_wait_status(status)
+                     : "was reaped elsewhere (" + std::string(std::strerror(errno)) + ")";
+  return true;
+}
+
+std::string WorkerProcess::wait() {
+  // Wait without reaping and without the lock, so that kill() stays possible meanwhile and
+  // never signals a pid that was reaped and reused.
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) != 0 &&
+         errno == EINTR) {
+  }
+  std::lock_guard lock(mutex_);
+  reap_locked(true);
+  return description_;
+}
+
+std::optional<std::string> WorkerProcess::try_wait() {
+  std::lock_guard lock(mutex_);
+  if (!reap_locked(false)) return std::nullopt;
+  return description_;
+}
+
+std::string WorkerProcess::wait_or_kill(std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto description = try_wait()) return *description;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill();
+  return wait();
+}
+
+}  // namespace rsp::process
