@@ -25,6 +25,16 @@ std::size_t resolve_slice_size(std::size_t requested, std::optional<std::size_t>
   return std::max<std::size_t>(1, root);
 }
 
+void require_runnable(const RunspacePool& pool, bool registered_script) {
+  if (pool.options().isolation == Isolation::Process && !registered_script) {
+    throw std::invalid_argument(
+        "rsp::new_runspace_job: the pool's runspaces are worker processes "
+        "(PoolOptions::isolation = Process), which run only scripts registered with "
+        "rsp::register_script; this script is not one (a lambda cannot cross to another "
+        "process)");
+  }
+}
+
 JobBatch submit_batch(RunspacePool& pool, std::unique_ptr<InputFeed> feed,
                       std::shared_ptr<void> script, JobOptions options, std::size_t slice,
                       std::optional<std::size_t> input_count) {

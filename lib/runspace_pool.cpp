@@ -31,6 +31,16 @@ void validate(const PoolOptions& options) {
   }
   detail::require_not_negative("PoolOptions::idle_timeout", options.idle_timeout);
   detail::require_not_negative("PoolOptions::stop_grace", options.stop_grace);
+  if (options.isolation != Isolation::Thread && options.isolation != Isolation::Process) {
+    detail::reject("PoolOptions::isolation", "Isolation::Thread or Isolation::Process",
+                   std::to_string(static_cast<int>(options.isolation)));
+  }
+  if (options.isolation == Isolation::Process && (options.session.open || options.session.close)) {
+    throw std::invalid_argument(
+        "PoolOptions::session.open/close: with Isolation::Process each runspace is a worker "
+        "process, which cannot run a std::function of the caller; set up the worker in a "
+        "registered script, or use Isolation::Thread");
+  }
 }
 
 RunspacePool::RunspacePool(PoolOptions options) {

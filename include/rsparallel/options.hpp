@@ -31,6 +31,10 @@ class RunspacePool;
 
 /// The options of new_runspace_pool (New-RunspacePool).
 /// The fields keep this order (designated initializers depend on it); new fields go last.
+/// What a runspace is: a thread of this process, or a worker process running this program
+/// (rsp::run_as_worker), which a timeout can kill and whose crash ends only its job.
+enum class Isolation { Thread, Process };
+
 struct PoolOptions {
   std::size_t min_runspaces = 1;                   // 1..65535; opened at once
   std::size_t max_runspaces = 20;                  // 1..65535, >= min; more open on demand
@@ -43,6 +47,11 @@ struct PoolOptions {
   // 0 = max(max_queue, 256). A receiver slower than the runspaces hands over this many jobs per
   // wake-up, so a small value costs a thread hand-off every few jobs.
   std::size_t max_unreceived = 0;
+  // Process: each runspace is a worker process; only registered scripts (rsp::register_script)
+  // run there, and the program's main starts with rsp::run_as_worker.
+  Isolation isolation = Isolation::Thread;
+  // A runspace is replaced after this many jobs (a fresh worker process, or thread); 0 = never.
+  std::size_t max_jobs_per_runspace = 0;
 };
 
 /// Throws std::invalid_argument naming the first option out of range and the value given.

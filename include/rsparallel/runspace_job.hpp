@@ -79,6 +79,8 @@ std::size_t resolve_slice_size(std::size_t requested, std::optional<std::size_t>
 JobBatch submit_batch(RunspacePool& pool, std::unique_ptr<InputFeed> feed,
                       std::shared_ptr<void> script, JobOptions options, std::size_t slice,
                       std::optional<std::size_t> input_count);
+/// A process pool runs registered scripts only: throws std::invalid_argument otherwise.
+void require_runnable(const RunspacePool& pool, bool registered_script);
 }  // namespace detail
 
 /// New-RunspaceJob: returns at once. Inputs are pulled lazily as places under the pool's
@@ -118,6 +120,7 @@ JobBatch new_runspace_job(RunspacePool& pool, Range&& inputs, Script script,
     return JobBatch();  // not reached: only the static_asserts above are reported
   } else {
     validate(options);
+    detail::require_runnable(pool, detail::is_remote_script_v<Script>);
     std::optional<std::size_t> count;
     if constexpr (std::ranges::sized_range<R>)
       count = static_cast<std::size_t>(std::ranges::size(inputs));

@@ -152,6 +152,31 @@ inline constexpr bool is_registered_script_v = false;
 template <class Input, class F>
 inline constexpr bool is_registered_script_v<Script<Input, F>> = true;
 
+namespace detail {
+template <class Input, class F>
+inline constexpr bool is_remote_script_v<Script<Input, F>> = true;
+
+/// A registered script's inputs cross to a worker process as its Input type.
+template <class Input, class F>
+struct RemoteScript<Script<Input, F>> {
+  template <class Given>
+  static bool encode(const Script<Input, F>& script, std::span<const Given> inputs,
+                     RemoteWork& out) {
+    out.script = script.name();
+    out.count = inputs.size();
+    if constexpr (std::is_same_v<Given, Input>) {
+      out.inputs = encode_inputs<Input>(inputs);
+    } else {
+      static_assert(std::is_convertible_v<const Given&, Input>,
+                    "rsp: the range's inputs must convert to the registered script's Input");
+      std::vector<Input> converted(inputs.begin(), inputs.end());
+      out.inputs = encode_inputs<Input>(std::span<const Input>(converted));
+    }
+    return true;
+  }
+};
+}  // namespace detail
+
 /// Registers `script` under `name` for worker processes and returns it as a named script. The
 /// script takes one `const Input&` (or `Input&`, or `Input`), or a `std::span<const Input>`,
 /// optionally followed by `JobContext&`, as any script does; Input must be default-constructible

@@ -9,6 +9,7 @@
 #include "detail/errors.hpp"
 #include "detail/registry_core.hpp"
 #include "detail/runspace_thread.hpp"
+#include "process/process_runspace.hpp"
 
 namespace rsp::detail {
 namespace {
@@ -40,6 +41,11 @@ PoolCore::PoolCore(PoolOptions options, std::shared_ptr<RegistryCore> registry)
     : options_(std::move(options)),
       registry_(std::move(registry)),
       session_(owned_session(options_.session)),
+      worker_variables_(
+          options_.isolation == Isolation::Process
+              ? std::make_shared<const std::vector<std::pair<std::string, std::string>>>(
+                    process::encoded_variables(*session_))
+              : nullptr),
       watch_(registry_->watch_io()),
       factory_(options_.max_queue) {}
 
@@ -84,7 +90,10 @@ bool PoolCore::spawn_locked(Released& released, std::optional<std::size_t> reuse
   try {
     auto slot = std::make_shared<RunspaceSlot>(index, session_);
     Lock slot_lock(slot->mutex);
-    slot->driver = make_thread_runspace();
+    slot->driver =
+        options_.isolation == Isolation::Process
+            ? process::make_process_runspace(worker_variables_, options_.max_jobs_per_runspace)
+            : make_thread_runspace();
     slot->driver->start(shared_from_this(), slot);
     slots_.push_back(std::move(slot));
   } catch (...) {

@@ -98,6 +98,8 @@ class PoolCore final : public JobIntake,
   const PoolOptions options_;
   const std::shared_ptr<RegistryCore> registry_;
   const std::shared_ptr<const SessionState> session_;
+  // Process isolation: the session's variables as they cross to each worker.
+  const std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> worker_variables_;
 
   // The library's lock order, first to last (a lock is only ever taken while holding locks
   // above it in its own column):

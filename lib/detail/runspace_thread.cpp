@@ -33,9 +33,9 @@ void run_hook(const std::function<void(Runspace&)>& hook, Runspace& runspace) {
   }
 }
 
-// The deadline of a job that just started, if it has a timeout; the slot learns it under its
-// lock unless a stop already set the stop grace there.
-void arm_timeout(RunspaceHost& host, RunspaceSlot& slot, const JobRecord& job) {
+}  // namespace
+
+void arm_job_timeout(RunspaceHost& host, RunspaceSlot& slot, const JobRecord& job) {
   std::chrono::milliseconds timeout = job.batch->options.timeout;
   if (timeout.count() <= 0) return;
   Clock::time_point deadline = deadline_after(job.started_at, timeout);
@@ -46,6 +46,13 @@ void arm_timeout(RunspaceHost& host, RunspaceSlot& slot, const JobRecord& job) {
   }
   host.arm(deadline);
 }
+
+bool abandoned(RunspaceSlot& slot) {
+  Lock lock(slot.mutex);
+  return slot.abandoned;
+}
+
+namespace {
 
 // Runs the job's work on this thread and says how it ended.
 JobState run_work(JobRecord& job, JobContext& context, const std::stop_token& token,
@@ -63,11 +70,6 @@ JobState run_work(JobRecord& job, JobContext& context, const std::stop_token& to
     error = describe_current_exception();
   }
   return JobState::Failed;
-}
-
-bool abandoned(RunspaceSlot& slot) {
-  Lock lock(slot.mutex);
-  return slot.abandoned;
 }
 
 // Runs one job; false when the runspace was abandoned meanwhile. While the job's code runs, the
@@ -89,7 +91,7 @@ bool run_job(std::shared_ptr<RunspaceHost>& host, const std::weak_ptr<RunspaceHo
     host->finish(job, JobState::Stopped, nullptr, false);
   } else if (job->try_start(owner)) {
     slot.executing.store(true);
-    arm_timeout(*host, slot, *job);
+    arm_job_timeout(*host, slot, *job);
     JobContext& context = job->open_context(slot.runspace, token);
     std::optional<ErrorRecord> error;
     host.reset();
@@ -178,27 +180,10 @@ class ThreadRunspace final : public RunspaceDriver {
   }
 
   bool join_until(Clock::time_point deadline) override {
-    if (!thread_.joinable()) return true;
-    if (thread_.get_id() == boost::this_thread::get_id()) return false;
-    // A job may close its own pool: its thread has just been interrupted, and a Boost join is
-    // an interruption point, so interruption is held off while joining.
-    boost::this_thread::disable_interruption no_interrupts;
-    return thread_.try_join_until(to_boost(deadline));
+    return join_thread_until(thread_, deadline);
   }
 
  private:
-  // The same deadline on Boost's clock, for try_join_until; saturating like deadline_after.
-  static boost::chrono::steady_clock::time_point to_boost(Clock::time_point deadline) {
-    auto boost_now = boost::chrono::steady_clock::now();
-    if (deadline == Clock::time_point::max()) return boost::chrono::steady_clock::time_point::max();
-    std::int64_t left_ms = std::max<std::int64_t>(
-        0, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count());
-    auto room = boost::chrono::duration_cast<boost::chrono::milliseconds>(
-        boost::chrono::steady_clock::time_point::max() - boost_now);
-    if (left_ms >= room.count()) return boost::chrono::steady_clock::time_point::max();
-    return boost_now + boost::chrono::milliseconds(left_ms);
-  }
-
   boost::thread thread_;
 };
 

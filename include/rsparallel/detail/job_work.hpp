@@ -13,6 +13,7 @@
 #include <optional>
 #include <ranges>
 #include <span>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -21,10 +22,34 @@
 
 namespace rsp::detail {
 
+/// What a worker process needs to run a job: the registered script's name and the job's inputs
+/// as they cross (script.hpp encodes them).
+struct RemoteWork {
+  std::string script;
+  std::string inputs;
+  std::size_t count = 0;
+};
+
+/// How a script's inputs cross to a worker process: only a registered script (rsp::Script,
+/// script.hpp, which specializes this) can run there.
+template <class Script>
+struct RemoteScript {
+  template <class Input>
+  static bool encode(const Script&, std::span<const Input>, RemoteWork&) {
+    return false;
+  }
+};
+
+/// True for a registered script (rsp::Script, which script.hpp marks).
+template <class Script>
+inline constexpr bool is_remote_script_v = false;
+
 /// One job's inputs and the script to run over them.
 struct JobWork {
   virtual ~JobWork() = default;
   virtual void run(JobContext& context) = 0;
+  /// For a process runspace: false when the script is not a registered one.
+  virtual bool remote(RemoteWork& out) const = 0;
 };
 
 /// One job's work, kept inside the job's record when it is small (one input and the script's
@@ -157,6 +182,9 @@ class ItemWork final : public JobWork {
       run_slice(*script_, std::span<Input>(&input_, 1), context);
     }
   }
+  bool remote(RemoteWork& out) const override {
+    return RemoteScript<Script>::encode(*script_, std::span<const Input>(&input_, 1), out);
+  }
 
  private:
   Script* script_;  // owned by the batch, which the job's record keeps alive
@@ -170,6 +198,9 @@ class SliceWork final : public JobWork {
       : script_(script), inputs_(std::move(inputs)) {}
   void run(JobContext& context) override {
     run_slice(*script_, std::span<Input>(inputs_.data(), inputs_.size()), context);
+  }
+  bool remote(RemoteWork& out) const override {
+    return RemoteScript<Script>::encode(*script_, std::span<const Input>(inputs_), out);
   }
 
  private:
