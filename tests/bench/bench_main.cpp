@@ -11,6 +11,8 @@
 //   --rss-child=MODE   internal: one peak-RSS workload in this process, for case 7
 #include <unistd.h>
 
+#include <rsparallel/worker.hpp>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -311,6 +313,8 @@ std::size_t parse_count(std::string_view text, const char* flag) {
 }  // namespace rsbench
 
 int main(int argc, char** argv) {
+  // Case 9's worker processes are this program again: they serve jobs and end here.
+  if (auto code = rsp::run_as_worker(argc, argv)) return *code;
   using namespace rsbench;
   Config& c = config();
   std::optional<std::string> rss_child;

@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <rsparallel/rsparallel.hpp>
+#include <rsparallel/script.hpp>
 
 #include "bench_common.hpp"
 
@@ -82,6 +83,28 @@ Outcome rsparallel_stream(std::size_t n, std::chrono::milliseconds timeout) {
   receive_sum<std::size_t>(*pool, outcome);
   pool.reset();
   expect(outcome, trivial_sum(n), n, n);
+  return outcome;
+}
+
+// One output per job, whatever its slice: the sum of trivial_job over its inputs.
+// Case 9 (process_bench.cpp).
+const auto trivial_slice =
+    rsp::register_script("bench.trivial_slice", [](std::span<const std::size_t> inputs) {
+      std::uint64_t sum = 0;
+      for (std::size_t x : inputs) sum += trivial_job(x);
+      return static_cast<std::size_t>(sum);
+    });
+
+Outcome registered_stream(std::size_t n, rsp::Isolation isolation, std::size_t slice) {
+  Outcome outcome;
+  auto pool =
+      rsp::new_runspace_pool({.min_runspaces = 2, .max_runspaces = 2, .isolation = isolation});
+  auto batch = rsp::new_runspace_job(*pool, std::views::iota(std::size_t{0}, n), trivial_slice,
+                                     {.slice_size = slice});
+  receive_sum<std::size_t>(*pool, outcome);
+  pool.reset();
+  std::size_t jobs = batch.created();
+  expect(outcome, trivial_sum(n), jobs, n);
   return outcome;
 }
 

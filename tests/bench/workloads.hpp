@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include <rsparallel/options.hpp>
+
 namespace rsbench {
 
 /// What a workload computed, to check it did all the work.
@@ -25,6 +27,9 @@ Outcome rsparallel_stream(std::size_t n, std::chrono::milliseconds timeout);
 /// boost::asio::thread_pool(2), post(packaged_task) and a std::future per input; every future is
 /// collected, then get() on each.
 Outcome asio_futures(std::size_t n);
+/// Case 9: a registered script (one output per job: its slice's sum) over 0..n-1 on 2 runspaces
+/// of the given isolation; slice 0 = automatic.
+Outcome registered_stream(std::size_t n, rsp::Isolation isolation, std::size_t slice);
 /// oneTBB: a task_group in a task_arena of 2 threads, one task per input writing its slot.
 Outcome tbb_task_group(std::size_t n);
 /// std::async(std::launch::async) per input, at most `in_flight` at once.
