@@ -12,12 +12,4 @@ namespace rsp::detail {
 /// The thread runspace's side of the seam.
 std::unique_ptr<RunspaceDriver> make_thread_runspace();
 
-// Shared with the process runspace, which drives jobs through the seam the same way.
-
-/// The deadline of a job that just started, if it has a timeout; the slot learns it under its
-/// lock unless a stop already set the stop grace there.
-void arm_job_timeout(RunspaceHost& host, RunspaceSlot& slot, const JobRecord& job);
-/// Whether the pool gave up on the runspace.
-bool abandoned(RunspaceSlot& slot);
-
 }  // namespace rsp::detail

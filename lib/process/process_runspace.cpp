@@ -8,7 +8,7 @@
 #include "detail/clock.hpp"
 #include "detail/errors.hpp"
 #include "detail/mutex.hpp"
-#include "detail/runspace_thread.hpp"
+#include "detail/runspace_loop.hpp"
 #include "detail/thread_start.hpp"
 #include "process/value_codec.hpp"
 #include "process/worker_client.hpp"
@@ -92,11 +92,6 @@ class ProcessRunspace final : public detail::RunspaceDriver, private WorkerEvent
   }
 
  private:
-  struct Outcome {
-    JobState state = JobState::Failed;
-    std::optional<ErrorRecord> error;
-  };
-
   void on_started(JobId) override {}
 
   void on_stream(StreamRecord record) override {
@@ -159,7 +154,7 @@ class ProcessRunspace final : public detail::RunspaceDriver, private WorkerEvent
   }
 
   // Sends the job and waits for the worker to finish it or die.
-  Outcome run_remote(detail::JobRecord& job, const JobPtr& owner) {
+  detail::JobOutcome run_remote(detail::JobRecord& job, const JobPtr& owner) {
     Job message;
     try {
       detail::RemoteWork work;
@@ -199,7 +194,7 @@ class ProcessRunspace final : public detail::RunspaceDriver, private WorkerEvent
     }
     Lock lock(mutex_);
     lock.wait(changed_, [&]() RSP_REQUIRES(mutex_) { return finished_ || died_; });
-    Outcome outcome;
+    detail::JobOutcome outcome;
     if (finished_) {
       outcome.state = finished_->state;
       if (finished_->has_error) {
@@ -216,70 +211,25 @@ class ProcessRunspace final : public detail::RunspaceDriver, private WorkerEvent
     return outcome;
   }
 
-  // One job, through the seam as a thread runspace runs it; false once abandoned.
-  bool run_job(std::shared_ptr<detail::RunspaceHost>& host,
-               const std::weak_ptr<detail::RunspaceHost>& weak, detail::RunspaceSlot& slot,
-               const std::shared_ptr<detail::RunspaceSlot>& owner, const JobPtr& job) {
-    bool closing = false;
-    {
-      Lock lock(slot.mutex);
-      slot.current = job;
-      closing = host->closing();
-    }
-    if (closing) {
-      host->finish(job, JobState::Stopped, nullptr, false);
-    } else if (job->try_start(owner)) {
-      slot.executing.store(true);
-      detail::arm_job_timeout(*host, slot, *job);
-      host.reset();  // held only weakly while the job runs (see runspace_thread.cpp)
-      Outcome outcome = run_remote(*job, job);
-      job->work.reset();
-      slot.executing.store(false);
-      if (detail::abandoned(slot) || !(host = weak.lock())) return false;
-      host->finish(job, outcome.state, outcome.error ? &*outcome.error : nullptr, false);
-    }
-    Lock lock(slot.mutex);
-    if (slot.abandoned) return false;
-    slot.current = nullptr;
-    slot.deadline = Clock::time_point::max();
-    slot.stopping = false;
-    if (slot.stop.stop_requested()) slot.stop = std::stop_source();
-    return true;
-  }
-
   void serve(const std::weak_ptr<detail::RunspaceHost>& weak,
              const std::shared_ptr<detail::RunspaceSlot>& slot) {
     std::shared_ptr<detail::RunspaceHost> host = weak.lock();
     if (!host) return;
     std::optional<ErrorRecord> open_error = open_worker(slot->runspace.index());
     if (open_error) host->note_open_error(open_error->message);
-    bool first = true;
-    JobPtr ended;
-    for (;;) {
-      detail::Released released;
-      JobPtr job = host->next_job(slot, first, ended.get(), released);
-      ended.reset();
-      released.clear();
-      if (!job) break;
-      first = false;
-      if (open_error) {
-        ErrorRecord error = *open_error;
-        host->finish(job, JobState::Failed, &error, true);
-      } else if (!run_job(host, weak, *slot, slot, job)) {
-        host.reset();
-        return;  // abandoned: the worker was killed; the pool opens another runspace
-      }
-      if (!open_error && needs_new_worker()) {
+    auto run = [&](const JobPtr& job) {
+      return detail::run_on_runspace(host, weak, slot, job, [&](detail::JobRecord& record, auto) {
+        return run_remote(record, job);
+      });
+    };
+    auto after = [&](const detail::JobRecord&) {
+      if (!open_error && needs_new_worker()) {  // after a crash, or max_jobs jobs
         open_error = open_worker(slot->runspace.index());
         if (open_error) host->note_open_error(open_error->message);
       }
-      if (job->batch->options.max_running != 0) {
-        host->job_ran(*job);
-      } else {
-        ended = std::move(job);
-      }
-      host->between_jobs();
-    }
+    };
+    // Abandoned: the worker was killed, and the pool opens another runspace in its place.
+    if (!detail::serve_jobs(host, slot, open_error, run, after)) return;
     host.reset();
     close_worker();
   }

@@ -150,6 +150,9 @@ int print_summary(const Recorder& r, std::ostream& out) {
   Value rss_empty = c("PeakRss/EmptyProcess", "peak_MiB");
   Value map = c("TypedResults/ParallelMap", "ns_per_input");
   Value rss_map = c("PeakRss/ParallelMap", "peak_MiB");
+  Value process_job = c("ProcessJobs/Process", "ns_per_input");
+  Value process_thread = c("ProcessJobs/Thread", "ns_per_input");
+  Value process_slices = c("ProcessJobs/ProcessSlices", "ns_per_input");
   // parallel_map's peak RSS growth beyond the floor, less its own result vector.
   const double result_mib =
       static_cast<double>(parallel_map_result_bytes(config().inputs)) / (1024.0 * 1024.0);
@@ -246,6 +249,12 @@ int print_summary(const Recorder& r, std::ostream& out) {
            " result vector",
        show(map_growth, " MiB"), show(rss_map, " MiB"), std::nullopt, "<= 16 MiB", at_most(16.0),
        map_growth},
+      {"9", "process pool of 2, ns/job: vs the same registered script on 2 threads",
+       show(process_job, " ns"), show(process_thread, " ns"), divide(process_job, process_thread),
+       "<= 10000 ns", at_most(10000.0), process_job},
+      {"9", "process pool of 2, automatic slices, ns/input: vs one job per input on threads",
+       show(process_slices, " ns", 2), show(process_thread, " ns"),
+       divide(process_slices, process_thread), "<= 1000 ns", at_most(1000.0), process_slices},
       {"7",
        "peak RSS: streamed vs an empty process (the floor)",
        show(rss, " MiB"),

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "bench_common.hpp"
+#include "measure.hpp"
 #include "workloads.hpp"
 
 namespace rsbench {
@@ -11,57 +12,42 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class TrivialJobs : public benchmark::Fixture {
- protected:
-  /// Times `workload` once per iteration; reports ns per job and checks the result.
-  template <class Workload>
-  void measure(benchmark::State& state, std::size_t n, Workload workload) {
-    for (auto _ : state) {
-      Clock::time_point start = Clock::now();
-      Outcome outcome = workload();
-      double ns = elapsed_ns(start);
-      state.SetIterationTime(ns / 1e9);
-      if (!check(state, outcome.error.empty(), outcome.error)) break;
-      state.counters["ns_per_job"] = ns / static_cast<double>(n);
-      state.counters["jobs"] = static_cast<double>(n);
-    }
-  }
-};
+class TrivialJobs : public benchmark::Fixture {};
 
 // 1. The library: one job per input, pool of 2, each job handed to a callback as it finishes.
 BENCHMARK_DEFINE_F(TrivialJobs, Rsparallel)(benchmark::State& state) {
   std::size_t n = config().inputs;
-  measure(state, n, [n] { return rsparallel_stream(n, 0ms); });
+  measure_per(state, n, "ns_per_job", [n] { return rsparallel_stream(n, 0ms); });
 }
 
 // 1. Baseline: post(packaged_task) on thread_pool(2), a future per input, get() each.
 BENCHMARK_DEFINE_F(TrivialJobs, AsioPackagedTask)(benchmark::State& state) {
   std::size_t n = config().inputs;
-  measure(state, n, [n] { return asio_futures(n); });
+  measure_per(state, n, "ns_per_job", [n] { return asio_futures(n); });
 }
 
 // 2. The library with a 60 s timeout armed on every job.
 BENCHMARK_DEFINE_F(TrivialJobs, RsparallelTimeout)(benchmark::State& state) {
   std::size_t n = config().inputs;
-  measure(state, n, [n] { return rsparallel_stream(n, 60s); });
+  measure_per(state, n, "ns_per_job", [n] { return rsparallel_stream(n, 60s); });
 }
 
 // 4. Further peers.
 BENCHMARK_DEFINE_F(TrivialJobs, TbbTaskGroup)(benchmark::State& state) {
   std::size_t n = config().inputs;
-  measure(state, n, [n] { return tbb_task_group(n); });
+  measure_per(state, n, "ns_per_job", [n] { return tbb_task_group(n); });
 }
 
 BENCHMARK_DEFINE_F(TrivialJobs, StdAsyncBatched)(benchmark::State& state) {
   // A thread per job: a tenth of the inputs keeps the suite's run short; ns per job is what
   // compares.
   std::size_t n = config().async_inputs;
-  measure(state, n, [n] { return std_async_batched(n, 1000); });
+  measure_per(state, n, "ns_per_job", [n] { return std_async_batched(n, 1000); });
 }
 
 BENCHMARK_DEFINE_F(TrivialJobs, EagerRecords)(benchmark::State& state) {
   std::size_t n = config().inputs;
-  measure(state, n, [n] { return eager_records(n); });
+  measure_per(state, n, "ns_per_job", [n] { return eager_records(n); });
 }
 
 #define RSBENCH_HEAVY(fixture, name) \

@@ -1,43 +1,33 @@
 // Case 9: a process pool's cost per job (each runspace a worker process, issue 13), beside the
 // same jobs on a thread pool in the same run, and per input with automatic slices.
 #include "bench_common.hpp"
+#include "measure.hpp"
 #include "workloads.hpp"
 
 namespace rsbench {
 namespace {
 
-class ProcessJobs : public benchmark::Fixture {
- protected:
-  template <class Workload>
-  void measure(benchmark::State& state, std::size_t n, Workload workload) {
-    for (auto _ : state) {
-      Clock::time_point start = Clock::now();
-      Outcome outcome = workload();
-      double ns = elapsed_ns(start);
-      state.SetIterationTime(ns / 1e9);
-      if (!check(state, outcome.error.empty(), outcome.error)) break;
-      state.counters["ns_per_input"] = ns / static_cast<double>(n);
-      state.counters["jobs"] = static_cast<double>(outcome.jobs);
-    }
-  }
-};
+class ProcessJobs : public benchmark::Fixture {};
 
 // 9. One job per input on 2 worker processes: a fifth of the inputs (200,000 by default).
 BENCHMARK_DEFINE_F(ProcessJobs, Process)(benchmark::State& state) {
   std::size_t n = config().inputs / 5;
-  measure(state, n, [n] { return registered_stream(n, rsp::Isolation::Process, 1); });
+  measure_per(state, n, "ns_per_input",
+              [n] { return registered_stream(n, rsp::Isolation::Process, 1); });
 }
 
 // 9. Baseline: the same registered script, one job per input, on 2 threads.
 BENCHMARK_DEFINE_F(ProcessJobs, Thread)(benchmark::State& state) {
   std::size_t n = config().inputs / 5;
-  measure(state, n, [n] { return registered_stream(n, rsp::Isolation::Thread, 1); });
+  measure_per(state, n, "ns_per_input",
+              [n] { return registered_stream(n, rsp::Isolation::Thread, 1); });
 }
 
 // 9. Automatic slices on 2 worker processes: every input, about sqrt(n) per job.
 BENCHMARK_DEFINE_F(ProcessJobs, ProcessSlices)(benchmark::State& state) {
   std::size_t n = config().inputs;
-  measure(state, n, [n] { return registered_stream(n, rsp::Isolation::Process, 0); });
+  measure_per(state, n, "ns_per_input",
+              [n] { return registered_stream(n, rsp::Isolation::Process, 0); });
 }
 
 #define RSBENCH_HEAVY(fixture, name) \
