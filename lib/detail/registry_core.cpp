@@ -81,18 +81,6 @@ std::vector<JobPtr>::const_iterator first_unseen(const std::vector<JobPtr>& fini
 }
 }  // namespace
 
-bool JobFilter::matches(const JobRecord& job) const {
-  if (id && job.id != *id) return false;
-  const BatchCore& owner = *job.batch;
-  return matches(owner);
-}
-
-bool JobFilter::matches(const BatchCore& owner) const {
-  if (pool != nullptr && owner.pool_identity != pool) return false;
-  if (batch != nullptr && &owner != batch) return false;
-  return name.empty() || owner.name == name;
-}
-
 RegistryCore::RegistryCore() = default;
 
 template <class Fn>

@@ -17,23 +17,12 @@
 
 #include "detail/batch_core.hpp"
 #include "detail/executor.hpp"
+#include "detail/job_filter.hpp"
 #include "detail/job_index.hpp"
 #include "detail/job_record.hpp"
 #include "detail/mutex.hpp"
 
 namespace rsp::detail {
-
-/// Which jobs a receive or clear call covers.
-struct JobFilter {
-  const PoolCore* pool = nullptr;    // null: every pool
-  const BatchCore* batch = nullptr;  // null: every batch
-  std::string name;                  // empty: every name
-  std::optional<JobId> id;
-
-  bool matches(const JobRecord& job) const;
-  /// Whether the batch can hold matching jobs (an id filter is checked per job).
-  bool matches(const BatchCore& batch) const;
-};
 
 /// What a receiver with `keep` has looked at: jobs are published with increasing sequence
 /// numbers, so each look starts after the last one instead of from the start.
