@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -38,7 +39,10 @@ const auto square =
 const auto fragile =
     rsp::register_script("process_pool.fragile", [](const int& how, rsp::JobContext& ctx) {
       ctx.write_warning("about to try " + std::to_string(how));
-      if (how == 1) ::raise(SIGSEGV);
+      if (how == 1) {
+        std::signal(SIGSEGV, SIG_DFL);  // a sanitizer's handler would report it and exit 66 instead
+        ::raise(SIGSEGV);
+      }
       if (how == 2) std::abort();
       if (how == 3) ::_exit(3);
       return how;
