@@ -106,6 +106,7 @@ class PoolCore final : public JobIntake,
   //   JobFactory::feed_mutex_ -> JobFactory::hungry_mutex_ -> FeedPlaces::mutex
   //   JobFactory::feed_mutex_ -> PoolCore::mutex_ -> RunspaceSlot::mutex
   //                              PoolCore::mutex_ -> OpenErrors::mutex_
+  //   RunspaceSlot::mutex -> ProcessRunspace::mutex_ (a process runspace's driver)
   //   RunspaceSlot::mutex -> RegistryCore::mutex_ -> JobRecord::mutex
   //   JobFactory::feed_mutex_ -> RegistryCore::mutex_ -> BatchCore::mutex_
   // PoolCore::mutex_ and RegistryCore::mutex_ are never held together. No user code runs under

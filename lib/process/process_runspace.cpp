@@ -244,8 +244,8 @@ class ProcessRunspace final : public detail::RunspaceDriver, private WorkerEvent
   const std::size_t max_jobs_;
   boost::thread thread_;
 
-  // Lock order: a leaf beside RunspaceSlot::mutex (never held with it); the worker's reader
-  // thread takes it in the event callbacks.
+  // Lock order: after RunspaceSlot::mutex (interrupt() and abandon() come with it held); a leaf
+  // otherwise. The worker's reader thread takes it in the event callbacks.
   detail::Mutex mutex_;
   std::condition_variable changed_;  // finished_ or died_ set
   std::unique_ptr<WorkerClient> client_ RSP_GUARDED_BY(mutex_);
