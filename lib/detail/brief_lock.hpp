@@ -1,5 +1,6 @@
 // For locks the runspaces take once per job and hold briefly: a contended one is usually free
 // again within a microsecond, far sooner than a sleep in the kernel and the wake-up after it.
+// Measured (tests/bench/README.md): without the spin, case 1 takes 22-24 % longer.
 #pragma once
 
 #include "detail/mutex.hpp"

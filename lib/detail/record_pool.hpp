@@ -2,6 +2,7 @@
 // it: a hand-over that the general allocator serves slowly, one block at a time under its
 // arena lock. Here a freed block goes to the freeing thread's cache, and a full cache hands
 // a group of blocks to a shared depot, so blocks cross threads a group at a time.
+// Measured (tests/bench/README.md): without it, case 1 takes 5-7 % longer.
 #pragma once
 
 #include <cstddef>
