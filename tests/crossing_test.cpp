@@ -86,6 +86,7 @@ TEST(Crossing, UnregisteredTypeIsRefusedByName) {
 TEST(Crossing, UnknownTypeKeyOnDecodeIsRefusedByName) {
   // What a worker that did not register a type would receive.
   std::ostringstream bytes;
+  bytes.put('\0');  // an archived value, not a plain one
   {
     boost::archive::binary_oarchive out(bytes, rsp::detail::kCrossingArchiveFlags);
     std::string key = typeid(Opaque).name();
@@ -103,6 +104,19 @@ TEST(Crossing, CorruptBytesAreAnInvalidArgument) {
   std::string bytes = encode_value(std::any(std::vector<int>{1, 2, 3}));
   EXPECT_THROW(decode_value(bytes.substr(0, bytes.size() - 3)), std::invalid_argument);
   EXPECT_THROW(decode_value("garbage"), std::invalid_argument);
+}
+
+TEST(Crossing, PlainBytesThatDoNotFitAreAnInvalidArgument) {
+  // Scalars and strings cross as their bytes: a short or long value is refused, not misread.
+  std::string bytes = encode_value(std::any(123456789LL));
+  EXPECT_THROW(decode_value(bytes.substr(0, bytes.size() - 1)), std::invalid_argument);
+  EXPECT_THROW(decode_value(bytes + "x"), std::invalid_argument);
+  EXPECT_THROW(decode_value(std::string(1, '\x7f')), std::invalid_argument);  // no such tag
+  std::vector<int> numbers{1, -2, 3};
+  std::string inputs = rsp::detail::encode_inputs<int>(numbers);
+  EXPECT_EQ(rsp::detail::decode_inputs<int>(inputs, 3), numbers);
+  EXPECT_THROW(rsp::detail::decode_inputs<int>(inputs, 4), std::invalid_argument);
+  EXPECT_THROW(rsp::detail::decode_inputs<int>(inputs, 2), std::invalid_argument);
 }
 
 TEST(Crossing, TypedInputsRoundTripInOrder) {

@@ -44,6 +44,26 @@ TEST(SocketTransport, MessagesArriveWholeAndInOrder) {
   writer.join();
 }
 
+TEST(SocketTransport, FramesReadInOneGoComeOutOneByOne) {
+  // Small frames sent before the reader looks arrive in one read; a large one between them
+  // grows the reader's buffer, and the frames after it still come whole.
+  Pair pair;
+  std::string big(1 << 20, 'b');
+  // Few enough to fit the socket's buffer (each frame costs it far more than its bytes).
+  for (int i = 0; i < 50; ++i) pair.a->send("small " + std::to_string(i));
+  std::thread writer([&] {
+    for (int i = 50; i < 500; ++i) pair.a->send("small " + std::to_string(i));
+    pair.a->send(big);
+    for (int i = 500; i < 1000; ++i) pair.a->send("small " + std::to_string(i));
+    pair.a->close();
+  });
+  for (int i = 0; i < 500; ++i) ASSERT_EQ(pair.b->receive(), "small " + std::to_string(i));
+  EXPECT_EQ(pair.b->receive(), std::optional<std::string>(big));
+  for (int i = 500; i < 1000; ++i) ASSERT_EQ(pair.b->receive(), "small " + std::to_string(i));
+  EXPECT_EQ(pair.b->receive(), std::nullopt);
+  writer.join();
+}
+
 TEST(SocketTransport, ConcurrentSendersNeverInterleaveFrames) {
   Pair pair;
   constexpr int kPerThread = 200;

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -53,50 +54,33 @@ const auto spins = rsp::register_script("worker_test.spin", [](const int&, rsp::
   ctx.write_verbose("spinning");
   for (;;) std::this_thread::sleep_for(1ms);  // neither checks its stop nor can be interrupted
 });
-const auto sleeps = rsp::register_script("worker_test.sleep", [](const int&) {
+const auto sleeps = rsp::register_script("worker_test.sleep", [](const int&, rsp::JobContext& ctx) {
+  ctx.write_verbose("sleeping");
   boost::this_thread::sleep_for(boost::chrono::seconds(60));  // a Boost sleep: interruptible
 });
 const auto opaque = rsp::register_script(
     "worker_test.opaque", [](const int&, rsp::JobContext& ctx) { ctx.write_output(Opaque{7}); });
 
-// Records events; tests wait on them.
-class Recorder final : public proc::WorkerEvents {
+// Records what a job writes; tests on other threads wait on it.
+class Recorder final : public proc::JobEvents {
  public:
-  void on_started(rsp::JobId id) override {
-    add([&] { started.push_back(id); });
-  }
   void on_stream(proc::StreamRecord record) override {
-    add([&] { streams.push_back(std::move(record)); });
-  }
-  void on_finished(proc::Finished f) override {
-    add([&] { finished.push_back(std::move(f)); });
-  }
-  void on_died(std::string description) override {
-    add([&] { died = std::move(description); });
+    {
+      std::lock_guard lock(mutex);
+      streams.push_back(std::move(record));
+    }
+    cv.notify_all();
   }
 
-  // True once `ready` holds, false after `limit` (scaled).
-  bool wait(const std::function<bool()>& ready, std::chrono::milliseconds limit = 10s) {
+  // True once the job wrote `count` records, false after `limit` (scaled).
+  bool wait_for_streams(std::size_t count, std::chrono::milliseconds limit = 10s) {
     std::unique_lock lock(mutex);
-    return cv.wait_for(lock, rsp_test::scaled(limit), ready);
+    return cv.wait_for(lock, rsp_test::scaled(limit), [&] { return streams.size() >= count; });
   }
 
   std::mutex mutex;
   std::condition_variable cv;
-  std::vector<rsp::JobId> started;
   std::vector<proc::StreamRecord> streams;
-  std::vector<proc::Finished> finished;
-  std::optional<std::string> died;
-
- private:
-  template <class Fn>
-  void add(Fn fn) {
-    {
-      std::lock_guard lock(mutex);
-      fn();
-    }
-    cv.notify_all();
-  }
 };
 
 proc::Hello session() {
@@ -126,22 +110,24 @@ std::size_t open_descriptors() {
   return count;
 }
 
+using End = proc::JobReply::End;
+
 TEST(WorkerClient, OutputsWarningsAndProgressComeBackInOrder) {
   Recorder events;
-  proc::WorkerClient client(events);
+  proc::WorkerClient client;
   client.start(session());
   std::vector<std::string> words{"world", "you"};
-  client.send_job(proc::Job{.id = 5,
-                            .name = "echo",
-                            .script = "worker_test.echo",
-                            .input_count = 2,
-                            .inputs = rsp::detail::encode_inputs<std::string>(words)});
-  ASSERT_TRUE(events.wait([&] { return !events.finished.empty(); }));
-  std::lock_guard lock(events.mutex);
-  EXPECT_EQ(events.started, (std::vector<rsp::JobId>{5}));
-  EXPECT_EQ(events.finished[0].id, 5u);
-  EXPECT_EQ(events.finished[0].state, rsp::JobState::Completed);
-  EXPECT_FALSE(events.finished[0].has_error);
+  proc::JobReply reply =
+      client.run(proc::Job{.id = 5,
+                           .name = "echo",
+                           .script = "worker_test.echo",
+                           .input_count = 2,
+                           .inputs = rsp::detail::encode_inputs<std::string>(words)},
+                 events);
+  ASSERT_EQ(reply.end, End::Finished);
+  EXPECT_EQ(reply.finished.id, 5u);
+  EXPECT_EQ(reply.finished.state, rsp::JobState::Completed);
+  EXPECT_FALSE(reply.finished.has_error);
   // Per input: warning, output (its size), progress, output (the return value).
   ASSERT_EQ(events.streams.size(), 8u);
   const auto& s = events.streams;
@@ -155,42 +141,44 @@ TEST(WorkerClient, OutputsWarningsAndProgressComeBackInOrder) {
   EXPECT_EQ(s[4].payload, "warned you");
   EXPECT_EQ(std::any_cast<std::string>(proc::decode_value(s[7].payload)), "hello you");
   for (const auto& record : s) EXPECT_EQ(record.id, 5u);
-  EXPECT_FALSE(events.died);
 }
 
-TEST(WorkerClient, AWorkerRunsJobsOneAfterAnother) {
-  Recorder events;
-  proc::WorkerClient client(events);
+TEST(WorkerClient, AWorkerRunsJobsOneAfterAnotherAndExitsCleanlyOnClose) {
+  proc::WorkerClient client;
   client.start(session());
-  for (rsp::JobId id = 1; id <= 3; ++id) {
-    std::vector<std::string> words{"w" + std::to_string(id)};
-    client.send_job(proc::Job{.id = id,
-                              .script = "worker_test.echo",
-                              .input_count = 1,
-                              .inputs = rsp::detail::encode_inputs<std::string>(words)});
-    ASSERT_TRUE(events.wait([&] { return events.finished.size() == id; }));
-  }
   pid_t pid = client.pid();
+  for (rsp::JobId id = 1; id <= 3; ++id) {
+    Recorder events;
+    std::vector<std::string> words{"w" + std::to_string(id)};
+    proc::JobReply reply =
+        client.run(proc::Job{.id = id,
+                             .script = "worker_test.echo",
+                             .input_count = 1,
+                             .inputs = rsp::detail::encode_inputs<std::string>(words)},
+                   events);
+    ASSERT_EQ(reply.end, End::Finished);
+    EXPECT_EQ(reply.finished.id, id);
+    EXPECT_EQ(pid, client.pid());  // the same process each time
+  }
   client.close();
   EXPECT_TRUE(reaped(pid));
-  EXPECT_FALSE(events.died);  // an orderly close is not a death
 }
 
 TEST(WorkerClient, UnknownScriptAndUncrossableOutputFailTheJobByName) {
   Recorder events;
-  proc::WorkerClient client(events);
+  proc::WorkerClient client;
   client.start(session());
-  client.send_job(job(1, "worker_test.nobody", {1}));
-  client.send_job(job(2, "worker_test.opaque", {1}));
-  ASSERT_TRUE(events.wait([&] { return events.finished.size() == 2; }));
-  std::lock_guard lock(events.mutex);
-  EXPECT_EQ(events.finished[0].state, rsp::JobState::Failed);
-  EXPECT_NE(events.finished[0].error_message.find("'worker_test.nobody'"), std::string::npos)
-      << events.finished[0].error_message;
-  EXPECT_EQ(events.finished[0].error_type, "std::invalid_argument");
-  EXPECT_EQ(events.finished[1].state, rsp::JobState::Failed);
-  EXPECT_NE(events.finished[1].error_message.find("Opaque"), std::string::npos)
-      << events.finished[1].error_message;
+  proc::JobReply unknown = client.run(job(1, "worker_test.nobody", {1}), events);
+  proc::JobReply opaque_output = client.run(job(2, "worker_test.opaque", {1}), events);
+  ASSERT_EQ(unknown.end, End::Finished);
+  EXPECT_EQ(unknown.finished.state, rsp::JobState::Failed);
+  EXPECT_NE(unknown.finished.error_message.find("'worker_test.nobody'"), std::string::npos)
+      << unknown.finished.error_message;
+  EXPECT_EQ(unknown.finished.error_type, "std::invalid_argument");
+  ASSERT_EQ(opaque_output.end, End::Finished);
+  EXPECT_EQ(opaque_output.finished.state, rsp::JobState::Failed);
+  EXPECT_NE(opaque_output.finished.error_message.find("Opaque"), std::string::npos)
+      << opaque_output.finished.error_message;
 }
 
 struct CrashCase {
@@ -202,15 +190,12 @@ class WorkerCrash : public testing::TestWithParam<CrashCase> {};
 
 TEST_P(WorkerCrash, IsDescribedAndReaped) {
   Recorder events;
-  proc::WorkerClient client(events);
+  proc::WorkerClient client;
   client.start(session());
   pid_t pid = client.pid();
-  client.send_job(job(9, GetParam().script, {1}));
-  ASSERT_TRUE(events.wait([&] { return events.died.has_value(); }));
-  std::lock_guard lock(events.mutex);
-  EXPECT_EQ(*events.died, GetParam().description);
-  EXPECT_EQ(events.started, (std::vector<rsp::JobId>{9}));
-  EXPECT_TRUE(events.finished.empty());
+  proc::JobReply reply = client.run(job(9, GetParam().script, {1}), events);
+  EXPECT_EQ(reply.end, End::WorkerDied);
+  EXPECT_EQ(client.death(), GetParam().description);
   EXPECT_TRUE(reaped(pid));
 }
 
@@ -223,13 +208,24 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(info.param.script).substr(sizeof("worker_test.") - 1);
     });
 
+TEST(WorkerClient, AJobSentToAWorkerAlreadyGoneIsNotSent) {
+  Recorder events;
+  proc::WorkerClient client;
+  client.start(session());
+  ASSERT_EQ(client.run(job(1, "worker_test.exit3", {1}), events).end, End::WorkerDied);
+  // The worker is dead before the next job: that job never started, so the pool may run it on
+  // another worker without running it twice.
+  EXPECT_EQ(client.run(job(2, "worker_test.echo", {1}), events).end, End::NotSent);
+  EXPECT_EQ(client.death(), "exited with status 3");
+}
+
 TEST(WorkerClient, DescriptorsStayStableAcrossSpawnAndCrashCycles) {
   auto cycle = [] {
     Recorder events;
-    proc::WorkerClient client(events);
+    proc::WorkerClient client;
     client.start(session());
-    client.send_job(job(1, "worker_test.exit3", {1}));
-    ASSERT_TRUE(events.wait([&] { return events.died.has_value(); }));
+    ASSERT_EQ(client.run(job(1, "worker_test.exit3", {1}), events).end, End::WorkerDied);
+    EXPECT_EQ(client.death(), "exited with status 3");
   };
   cycle();  // the first spawn starts the library's spawn thread; count after it
   std::size_t before = open_descriptors();
@@ -239,62 +235,100 @@ TEST(WorkerClient, DescriptorsStayStableAcrossSpawnAndCrashCycles) {
 
 TEST(WorkerClient, ABoostSleepIsInterruptedByAStop) {
   Recorder events;
-  proc::WorkerClient client(events);
+  proc::WorkerClient client;
   client.start(session());
-  client.send_job(job(3, "worker_test.sleep", {1}));
-  ASSERT_TRUE(events.wait([&] { return !events.started.empty(); }));
+  auto reply = std::async(std::launch::async,
+                          [&] { return client.run(job(3, "worker_test.sleep", {1}), events); });
+  ASSERT_TRUE(events.wait_for_streams(1));  // it is sleeping now
   client.request_stop(3);
-  ASSERT_TRUE(events.wait([&] { return !events.finished.empty(); }, 2s));
-  std::lock_guard lock(events.mutex);
-  EXPECT_EQ(events.finished[0].state, rsp::JobState::Stopped);
-  EXPECT_FALSE(events.finished[0].has_error);
+  ASSERT_EQ(reply.wait_for(rsp_test::scaled(2s)), std::future_status::ready);
+  proc::JobReply r = reply.get();
+  ASSERT_EQ(r.end, End::Finished);
+  EXPECT_EQ(r.finished.state, rsp::JobState::Stopped);
+  EXPECT_FALSE(r.finished.has_error);
+}
+
+TEST(WorkerClient, AStopThatOvertakesItsJobStillStopsIt) {
+  // Stop and Job travel on different channels: a stop sent at once may reach the worker before
+  // the job does. It is kept for the job and applied when it starts.
+  for (rsp::JobId id = 1; id <= 20; ++id) {
+    Recorder events;
+    proc::WorkerClient client;
+    client.start(session());
+    auto reply = std::async(std::launch::async,
+                            [&] { return client.run(job(id, "worker_test.sleep", {1}), events); });
+    client.request_stop(id);
+    ASSERT_EQ(reply.wait_for(rsp_test::scaled(5s)), std::future_status::ready) << "job " << id;
+    proc::JobReply r = reply.get();
+    ASSERT_EQ(r.end, End::Finished);
+    EXPECT_EQ(r.finished.state, rsp::JobState::Stopped);
+  }
+}
+
+TEST(WorkerClient, AStaleStopDoesNotReachTheNextJob) {
+  proc::WorkerClient client;
+  client.start(session());
+  Recorder first;
+  ASSERT_EQ(client.run(job(1, "worker_test.echo", {1}), first).end, End::Finished);
+  client.request_stop(1);  // too late for job 1
+  Recorder second;
+  auto reply = std::async(std::launch::async,
+                          [&] { return client.run(job(2, "worker_test.sleep", {1}), second); });
+  // Job 2 sleeps on, undisturbed, until its own stop.
+  EXPECT_EQ(reply.wait_for(rsp_test::scaled(300ms)), std::future_status::timeout);
+  client.request_stop(2);
+  ASSERT_EQ(reply.wait_for(rsp_test::scaled(2s)), std::future_status::ready);
+  EXPECT_EQ(reply.get().finished.state, rsp::JobState::Stopped);
 }
 
 TEST(WorkerClient, AJobPastItsTimeoutEndsTimedOut) {
   Recorder events;
-  proc::WorkerClient client(events);
+  proc::WorkerClient client;
   client.start(session());
-  client.send_job(job(4, "worker_test.sleep", {1}, 200));
-  ASSERT_TRUE(events.wait([&] { return !events.finished.empty(); }, 3s));
-  std::lock_guard lock(events.mutex);
-  EXPECT_EQ(events.finished[0].state, rsp::JobState::TimedOut);
-  EXPECT_EQ(events.finished[0].error_type, "rsp::JobTimedOut");
-  EXPECT_EQ(events.finished[0].error_message, "timed out after 200 ms");
+  auto started = rsp_test::Clock::now();
+  proc::JobReply reply = client.run(job(4, "worker_test.sleep", {1}, 200), events);
+  EXPECT_LT(rsp_test::Clock::now() - started, rsp_test::scaled(3s));
+  ASSERT_EQ(reply.end, End::Finished);
+  EXPECT_EQ(reply.finished.state, rsp::JobState::TimedOut);
+  EXPECT_EQ(reply.finished.error_type, "rsp::JobTimedOut");
+  EXPECT_EQ(reply.finished.error_message, "timed out after 200 ms");
 }
 
 TEST(WorkerClient, AJobIgnoringItsStopIsKilledAndReaped) {
   Recorder events;
-  proc::WorkerClient client(events);
+  proc::WorkerClient client;
   client.start(session());
   pid_t pid = client.pid();
-  client.send_job(job(6, "worker_test.spin", {1}));
-  // What it wrote before it hung is there.
-  ASSERT_TRUE(events.wait([&] { return !events.streams.empty(); }));
+  auto reply = std::async(std::launch::async,
+                          [&] { return client.run(job(6, "worker_test.spin", {1}), events); });
+  ASSERT_TRUE(events.wait_for_streams(1));  // what it wrote before it hung comes back
   client.request_stop(6);
-  EXPECT_FALSE(events.wait([&] { return !events.finished.empty(); }, 300ms));
+  EXPECT_EQ(reply.wait_for(rsp_test::scaled(300ms)), std::future_status::timeout);
   client.kill();
-  ASSERT_TRUE(events.wait([&] { return events.died.has_value(); }, 2s));
-  std::lock_guard lock(events.mutex);
-  EXPECT_EQ(*events.died, "killed by signal 9 (SIGKILL)");
+  ASSERT_EQ(reply.wait_for(rsp_test::scaled(2s)), std::future_status::ready);
+  EXPECT_EQ(reply.get().end, End::WorkerDied);
+  EXPECT_EQ(client.death(), "killed by signal 9 (SIGKILL)");
   EXPECT_EQ(events.streams[0].payload, "spinning");
   EXPECT_TRUE(reaped(pid));
 }
 
-TEST(WorkerClient, CloseEndsAWorkerWhoseJobIgnoresItsStop) {
-  Recorder events;
+TEST(WorkerClient, ClosingAfterAKilledJobReapsAtOnce) {
   pid_t pid = 0;
   auto started = rsp_test::Clock::now();
   {
-    proc::WorkerClient client(events);
+    Recorder events;
+    proc::WorkerClient client;
     client.start(session());
     pid = client.pid();
-    client.send_job(job(7, "worker_test.spin", {1}));
-    ASSERT_TRUE(events.wait([&] { return !events.started.empty(); }));
+    auto reply = std::async(std::launch::async,
+                            [&] { return client.run(job(7, "worker_test.spin", {1}), events); });
+    ASSERT_TRUE(events.wait_for_streams(1));
+    client.kill();
+    EXPECT_EQ(reply.get().end, End::WorkerDied);
     client.close(500ms);
   }
   EXPECT_LT(rsp_test::Clock::now() - started, rsp_test::scaled(10s));
   EXPECT_TRUE(reaped(pid));
-  EXPECT_FALSE(events.died);
 }
 
 }  // namespace

@@ -35,9 +35,10 @@ TEST(WorkerProcess, DescribesHowAProcessEnded) {
 
 TEST(WorkerProcess, EndsByItselfWhenThePoolClosesTheChannel) {
   proc::WorkerProcess worker;
-  proc::SocketTransport channel(worker.release_channel());
-  channel.send(proc::encode(proc::Hello{}));
-  channel.close();
+  proc::WorkerChannels channels = worker.release_channels();
+  proc::SocketTransport jobs(channels.jobs), control(channels.control);
+  jobs.send(proc::encode(proc::Hello{}));
+  jobs.close();
   // Not killed: it saw the end of its channel and exited cleanly.
   EXPECT_EQ(worker.wait_or_kill(rsp_test::scaled(10s)), "exited with status 0");
   EXPECT_TRUE(reaped(worker.pid()));

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "rsparallel/detail/memory_stream.hpp"
+#include "rsparallel/detail/plain_bytes.hpp"
 
 namespace rsp {
 
@@ -57,29 +58,44 @@ std::any load_value(boost::archive::binary_iarchive& in) {
   return std::any(std::move(value));
 }
 
-/// One archive holding `inputs` in order: what a process pool sends for a job.
+/// `inputs` in order, as a process pool sends them for a job: plain bytes for plain types
+/// (plain_bytes.hpp), else one archive.
 template <class Input>
 std::string encode_inputs(std::span<const Input> inputs) {
-  std::ostringstream bytes;
-  {
-    boost::archive::binary_oarchive out(bytes, kCrossingArchiveFlags);
-    for (const Input& input : inputs) out << input;
+  if constexpr (is_plain_v<Input>) {
+    std::string bytes;
+    for (const Input& input : inputs) append_plain(bytes, input);
+    return bytes;
+  } else {
+    std::ostringstream bytes;
+    {
+      boost::archive::binary_oarchive out(bytes, kCrossingArchiveFlags);
+      for (const Input& input : inputs) out << input;
+    }
+    return std::move(bytes).str();
   }
-  return std::move(bytes).str();
 }
 
-/// The `count` inputs encode_inputs wrote. Throws what Boost.Serialization throws
-/// (boost::archive::archive_exception, a std::exception) for bytes that do not hold them.
+/// The `count` inputs encode_inputs wrote. Throws a std::exception (std::invalid_argument, or
+/// what Boost.Serialization throws) for bytes that do not hold them.
 template <class Input>
 std::vector<Input> decode_inputs(std::string_view bytes, std::size_t count) {
-  MemoryStream stream(bytes);
-  boost::archive::binary_iarchive in(stream, kCrossingArchiveFlags);
   std::vector<Input> inputs;
   inputs.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    Input input{};
-    in >> input;
-    inputs.push_back(std::move(input));
+  if constexpr (is_plain_v<Input>) {
+    for (std::size_t i = 0; i < count; ++i) inputs.push_back(take_plain<Input>(bytes));
+    if (!bytes.empty()) {
+      throw std::invalid_argument("rsp: " + std::to_string(bytes.size()) +
+                                  " stray bytes after a job's inputs");
+    }
+  } else {
+    MemoryStream stream(bytes);
+    boost::archive::binary_iarchive in(stream, kCrossingArchiveFlags);
+    for (std::size_t i = 0; i < count; ++i) {
+      Input input{};
+      in >> input;
+      inputs.push_back(std::move(input));
+    }
   }
   return inputs;
 }

@@ -1,6 +1,5 @@
 #include "process/process_runspace.hpp"
 
-#include <condition_variable>
 #include <optional>
 #include <stdexcept>
 
@@ -60,7 +59,7 @@ void apply(detail::JobRecord& job, StreamRecord record) {
   });
 }
 
-class ProcessRunspace final : public detail::RunspaceDriver, private WorkerEvents {
+class ProcessRunspace final : public detail::RunspaceDriver {
  public:
   ProcessRunspace(std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> variables,
                   std::size_t max_jobs)
@@ -82,7 +81,7 @@ class ProcessRunspace final : public detail::RunspaceDriver, private WorkerEvent
   void abandon() override {
     {
       Lock lock(mutex_);
-      if (client_) client_->kill();  // its reader reports the death; serve() then ends
+      if (client_) client_->kill();  // the running job's reply ends; serve() then ends
     }
     if (thread_.joinable()) thread_.detach();
   }
@@ -92,40 +91,20 @@ class ProcessRunspace final : public detail::RunspaceDriver, private WorkerEvent
   }
 
  private:
-  void on_started(JobId) override {}
+  // Applies what a job writes in its worker, as it comes.
+  class Streams final : public JobEvents {
+   public:
+    explicit Streams(detail::JobRecord& job) : job_(job) {}
+    void on_stream(StreamRecord record) override { apply(job_, std::move(record)); }
 
-  void on_stream(StreamRecord record) override {
-    JobPtr job;
-    {
-      Lock lock(mutex_);
-      if (running_ != record.id) return;
-      job = current_;
-    }
-    if (job) apply(*job, std::move(record));
-  }
-
-  void on_finished(Finished finished) override {
-    {
-      Lock lock(mutex_);
-      if (running_ != finished.id) return;
-      finished_ = std::move(finished);
-    }
-    changed_.notify_all();
-  }
-
-  void on_died(std::string description) override {
-    {
-      Lock lock(mutex_);
-      died_ = std::move(description);
-    }
-    changed_.notify_all();
-  }
+   private:
+    detail::JobRecord& job_;
+  };
 
   // A fresh worker; on failure the reason, for the jobs it would have run.
   std::optional<ErrorRecord> open_worker(std::size_t index) {
     close_worker();
-    WorkerEvents& events = *this;  // a private base: converted here, where it is accessible
-    auto client = std::make_unique<WorkerClient>(events);
+    auto client = std::make_unique<WorkerClient>();
     try {
       Hello hello;
       hello.runspace_index = index;
@@ -139,7 +118,7 @@ class ProcessRunspace final : public detail::RunspaceDriver, private WorkerEvent
     }
     Lock lock(mutex_);
     client_ = std::move(client);
-    died_.reset();
+    worker_ok_ = true;
     jobs_run_ = 0;
     return std::nullopt;
   }
@@ -150,11 +129,13 @@ class ProcessRunspace final : public detail::RunspaceDriver, private WorkerEvent
       Lock lock(mutex_);
       client = std::move(client_);
     }
-    if (client) client->close(std::chrono::milliseconds(500));  // outside the lock: it joins
+    if (client) client->close(std::chrono::milliseconds(500));  // outside the lock: it waits
   }
 
-  // Sends the job and waits for the worker to finish it or die.
-  detail::JobOutcome run_remote(detail::JobRecord& job, const JobPtr& owner) {
+  // Sends the job and reads what comes back until the worker finishes it or dies. A worker
+  // found gone before it took the job is replaced once, and the job sent to the new one: a job
+  // it never started is not its crash.
+  detail::JobOutcome run_remote(detail::JobRecord& job, std::size_t index) {
     Job message;
     try {
       detail::RemoteWork work;
@@ -173,58 +154,59 @@ class ProcessRunspace final : public detail::RunspaceDriver, private WorkerEvent
     } catch (...) {
       return {JobState::Failed, detail::describe_current_exception()};
     }
-    WorkerClient* client = nullptr;  // replaced only by this thread, so usable unlocked
-    {
-      Lock lock(mutex_);
-      if (!client_ || died_) {
-        return {JobState::Failed,
-                error_record("the runspace has no worker process", "rsp::RunspaceCrashed")};
+    Streams streams(job);
+    for (int attempt = 0;; ++attempt) {
+      WorkerClient* client = nullptr;  // replaced only by this thread, so usable unlocked
+      {
+        Lock lock(mutex_);
+        if (!client_ || !worker_ok_) {
+          return {JobState::Failed,
+                  error_record("the runspace has no worker process", "rsp::RunspaceCrashed")};
+        }
+        running_ = job.id;
+        client = client_.get();
       }
-      current_ = owner;
-      running_ = job.id;
-      finished_.reset();
-      client = client_.get();
-    }
-    try {
-      // Unlocked: a large job may wait for room in the channel while the worker's writes come
-      // back through the event callbacks, which take the lock.
-      client->send_job(message);
-    } catch (...) {
-      // A dead worker: its death is reported too.
-    }
-    Lock lock(mutex_);
-    lock.wait(changed_, [&]() RSP_REQUIRES(mutex_) { return finished_ || died_; });
-    detail::JobOutcome outcome;
-    if (finished_) {
-      outcome.state = finished_->state;
-      if (finished_->has_error) {
-        outcome.error = error_record(finished_->error_message, finished_->error_type);
+      JobReply reply = client->run(message, streams);
+      {
+        Lock lock(mutex_);
+        running_ = 0;
+        ++jobs_run_;
+        if (reply.end != JobReply::End::Finished) worker_ok_ = false;
       }
-    } else {
-      std::string message_text = "runspace's worker process " + *died_;
-      outcome.error = ErrorRecord{message_text, "rsp::RunspaceCrashed",
-                                  std::make_exception_ptr(RunspaceCrashed(message_text))};
+      if (reply.end == JobReply::End::Finished) {
+        detail::JobOutcome outcome{reply.finished.state, std::nullopt};
+        if (reply.finished.has_error) {
+          outcome.error = error_record(std::move(reply.finished.error_message),
+                                       std::move(reply.finished.error_type));
+        }
+        return outcome;
+      }
+      std::string description = client->death();
+      if (reply.end == JobReply::End::NotSent && attempt == 0) {
+        if (std::optional<ErrorRecord> error = open_worker(index)) return {JobState::Failed, error};
+        continue;
+      }
+      std::string text = "runspace's worker process " + description;
+      return {JobState::Failed, ErrorRecord{text, "rsp::RunspaceCrashed",
+                                            std::make_exception_ptr(RunspaceCrashed(text))}};
     }
-    current_ = nullptr;
-    running_ = 0;
-    ++jobs_run_;
-    return outcome;
   }
 
   void serve(const std::weak_ptr<detail::RunspaceHost>& weak,
              const std::shared_ptr<detail::RunspaceSlot>& slot) {
     std::shared_ptr<detail::RunspaceHost> host = weak.lock();
     if (!host) return;
-    std::optional<ErrorRecord> open_error = open_worker(slot->runspace.index());
+    std::size_t index = slot->runspace.index();
+    std::optional<ErrorRecord> open_error = open_worker(index);
     if (open_error) host->note_open_error(open_error->message);
     auto run = [&](const JobPtr& job) {
       return detail::run_on_runspace(host, weak, slot, job, [&](detail::JobRecord& record, auto) {
-        return run_remote(record, job);
+        return run_remote(record, index);
       });
     };
     auto after = [&](const detail::JobRecord&) {
       if (!open_error && needs_new_worker()) {  // after a crash, or max_jobs jobs
-        open_error = open_worker(slot->runspace.index());
+        open_error = open_worker(index);
         if (open_error) host->note_open_error(open_error->message);
       }
     };
@@ -237,7 +219,7 @@ class ProcessRunspace final : public detail::RunspaceDriver, private WorkerEvent
   // After a crash, or after max_jobs jobs.
   bool needs_new_worker() {
     Lock lock(mutex_);
-    return died_.has_value() || !client_ || (max_jobs_ != 0 && jobs_run_ >= max_jobs_);
+    return !worker_ok_ || !client_ || (max_jobs_ != 0 && jobs_run_ >= max_jobs_);
   }
 
   const std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> variables_;
@@ -245,14 +227,11 @@ class ProcessRunspace final : public detail::RunspaceDriver, private WorkerEvent
   boost::thread thread_;
 
   // Lock order: after RunspaceSlot::mutex (interrupt() and abandon() come with it held); a leaf
-  // otherwise. The worker's reader thread takes it in the event callbacks.
+  // otherwise. Guards what those two calls, from other threads, need: the worker and its job.
   detail::Mutex mutex_;
-  std::condition_variable changed_;  // finished_ or died_ set
   std::unique_ptr<WorkerClient> client_ RSP_GUARDED_BY(mutex_);
-  JobPtr current_ RSP_GUARDED_BY(mutex_);
   JobId running_ RSP_GUARDED_BY(mutex_) = 0;
-  std::optional<Finished> finished_ RSP_GUARDED_BY(mutex_);
-  std::optional<std::string> died_ RSP_GUARDED_BY(mutex_);
+  bool worker_ok_ RSP_GUARDED_BY(mutex_) = false;  // false once it died or broke the protocol
   std::size_t jobs_run_ RSP_GUARDED_BY(mutex_) = 0;
 };
 

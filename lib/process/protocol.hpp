@@ -1,8 +1,14 @@
-// The messages a pool and its worker processes exchange, and their encoding (Boost.Serialization
-// binary archives; both ends are the same executable, so the format always matches).
+// The messages a pool and its worker processes exchange, and their encoding: a plain binary
+// envelope (protocol.cpp says why not a Boost archive); the values inside (inputs, outputs,
+// variables) are Boost archives made by the value codec.
 //
-//   pool -> worker: Hello (once, first), Job, Stop, Bye
-//   worker -> pool: Started, StreamRecord (as the job writes), Finished
+// Two channels, so that each end's reader is the thread that acts on what it reads (a job's
+// round trip is then two wake-ups, one per side):
+//   jobs:    pool -> worker: Hello (once, first), Job, Bye
+//            worker -> pool: StreamRecord (as the job writes), Finished
+//   control: pool -> worker: Stop (read by a worker thread that is idle until then)
+// A worker reads its next Job only once it is idle, so a Job it has read is a job it runs: no
+// Started message is needed (protocol version 1 had one; it cost a message per job).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +24,7 @@
 namespace rsp::process {
 
 /// Bumped whenever a message changes shape.
-inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr std::uint32_t kProtocolVersion = 2;
 
 /// The session a worker's runspace starts with. Variable values are encoded by the value codec.
 struct Hello {
@@ -36,10 +42,6 @@ struct Job {
   std::uint64_t input_count = 0;
   std::string inputs;
   std::int64_t timeout_ms = 0;  // 0: none
-};
-
-struct Started {
-  JobId id = 0;
 };
 
 enum class StreamKind : std::uint8_t {
@@ -76,7 +78,7 @@ struct Stop {
 
 struct Bye {};
 
-using Message = std::variant<Hello, Job, Started, StreamRecord, Finished, Stop, Bye>;
+using Message = std::variant<Hello, Job, StreamRecord, Finished, Stop, Bye>;
 
 /// Bytes that do not decode as a message (a version mismatch, a corrupt frame).
 class ProtocolError : public std::runtime_error {

@@ -1,8 +1,10 @@
 #include "process/transport.hpp"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -38,51 +40,76 @@ void SocketTransport::send(std::string_view message) {
     header[i] = static_cast<char>((size >> (8 * i)) & 0xFFu);
   }
   std::lock_guard lock(send_mutex_);
-  // Header and body as one scatter write where possible; the loop finishes partial writes.
-  const char* parts[2] = {header.data(), message.data()};
-  std::size_t sizes[2] = {header.size(), message.size()};
-  for (int part = 0; part < 2; ++part) {
-    std::size_t done = 0;
-    while (done < sizes[part]) {
-      ssize_t n = ::send(fd_, parts[part] + done, sizes[part] - done, MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw_errno("send");
-      }
-      done += static_cast<std::size_t>(n);
+  // Header and body in one system call: the reader wakes once per frame, not twice.
+  iovec parts[2] = {{header.data(), header.size()},
+                    {const_cast<char*>(message.data()), message.size()}};
+  std::size_t first = 0;
+  while (first < 2) {
+    msghdr out{};
+    out.msg_iov = parts + first;
+    out.msg_iovlen = 2 - first;
+    ssize_t n = ::sendmsg(fd_, &out, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("send");
+    }
+    // A partial write: skip what went.
+    auto sent = static_cast<std::size_t>(n);
+    while (first < 2 && sent >= parts[first].iov_len) {
+      sent -= parts[first].iov_len;
+      ++first;
+    }
+    if (first < 2) {
+      parts[first].iov_base = static_cast<char*>(parts[first].iov_base) + sent;
+      parts[first].iov_len -= sent;
     }
   }
 }
 
-bool SocketTransport::read_exact(char* data, std::size_t size) {
-  std::size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::recv(fd_, data + done, size - done, 0);
+bool SocketTransport::fill(std::size_t want) {
+  if (begin_ > 0) {  // what is unread moves to the front
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  std::size_t room = std::max(want, kReadChunk);
+  if (end_ == 0 && buffer_.size() > 4 * kReadChunk && room == kReadChunk) {
+    buffer_ = std::string();  // a large frame's room is given back once it is read
+  }
+  if (buffer_.size() < room) buffer_.resize(room);
+  for (;;) {
+    ssize_t n = ::recv(fd_, buffer_.data() + end_, buffer_.size() - end_, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      if (errno == EINTR) continue;
       // A reset peer (it died with unread data queued) is an end of stream like any other.
-      if (errno == ECONNRESET && done == 0) return false;
+      if (errno == ECONNRESET) return false;
       throw_errno("recv");
     }
-    if (n == 0) {
-      if (done == 0) return false;
-      throw TransportError("rsp: worker channel: the stream ended inside a message");
-    }
-    done += static_cast<std::size_t>(n);
+    end_ += static_cast<std::size_t>(n);
+    return n > 0;
   }
-  return true;
 }
 
 std::optional<std::string> SocketTransport::receive() {
-  std::array<unsigned char, 4> header{};
-  if (!read_exact(reinterpret_cast<char*>(header.data()), header.size())) return std::nullopt;
-  std::uint32_t size = 0;
-  for (std::size_t i = 0; i < header.size(); ++i) size |= std::uint32_t{header[i]} << (8 * i);
-  if (size > kMaxFrame) throw TransportError(frame_too_large(size));
-  std::string message(size, '\0');
-  if (size > 0 && !read_exact(message.data(), size)) {
+  constexpr std::size_t kHeader = 4;
+  auto ended = [&]() -> std::optional<std::string> {
+    if (begin_ == end_) return std::nullopt;
     throw TransportError("rsp: worker channel: the stream ended inside a message");
+  };
+  while (end_ - begin_ < kHeader) {
+    if (!fill(kHeader)) return ended();
   }
+  std::uint32_t size = 0;
+  for (std::size_t i = 0; i < kHeader; ++i) {
+    size |= std::uint32_t{static_cast<unsigned char>(buffer_[begin_ + i])} << (8 * i);
+  }
+  if (size > kMaxFrame) throw TransportError(frame_too_large(size));
+  while (end_ - begin_ < kHeader + size) {
+    if (!fill(kHeader + size)) return ended();
+  }
+  std::string message(buffer_, begin_ + kHeader, size);
+  begin_ += kHeader + size;
+  if (begin_ == end_) begin_ = end_ = 0;
   return message;
 }
 

@@ -60,11 +60,20 @@ class SocketTransport final : public Transport {
   int fd() const noexcept { return fd_; }
 
  private:
-  // False at end of stream before the first byte; throws if it ends after some bytes.
-  bool read_exact(char* data, std::size_t size);
+  // Reads what the socket has into buffer_, with room for `want` unread bytes; false at end of
+  // stream.
+  bool fill(std::size_t want);
+
+  // One recv takes whatever is there, often several frames (a job's last output and its
+  // Finished): a job's reply costs one system call and one wake-up, not two per frame.
+  static constexpr std::size_t kReadChunk = 64 * 1024;
 
   int fd_;
   std::mutex send_mutex_;  // one frame at a time, header and body together
+  // Only the receiving thread: bytes read and not yet returned are buffer_[begin_, end_).
+  std::string buffer_;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
 };
 
 }  // namespace rsp::process

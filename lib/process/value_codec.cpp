@@ -15,6 +15,13 @@ namespace rsp {
 
 namespace {
 
+template <class... Ts>
+struct Types {};
+// Every arithmetic type but char8_t (which Boost 1.74 cannot serialize), and std::string.
+using Scalars = Types<std::string, bool, char, signed char, unsigned char, wchar_t, char16_t,
+                      char32_t, short, unsigned short, int, unsigned, long, unsigned long,
+                      long long, unsigned long long, float, double, long double>;
+
 struct Codec {
   detail::SaveValue save;
   detail::LoadValue load;
@@ -45,11 +52,6 @@ class CrossingTable {
   // Scalars (all arithmetic types but char8_t, which Boost 1.74 cannot serialize), vectors of each,
   // and maps keyed by a string or an integer type of the common ones; other maps (and nested
   // containers) cross once registered.
-  template <class... Ts>
-  struct Types {};
-  using Scalars = Types<std::string, bool, char, signed char, unsigned char, wchar_t, char16_t,
-                        char32_t, short, unsigned short, int, unsigned, long, unsigned long,
-                        long long, unsigned long long, float, double, long double>;
   using MapKeys =
       Types<std::string, int, unsigned, long, unsigned long, long long, unsigned long long>;
 
@@ -75,6 +77,47 @@ class CrossingTable {
   mutable std::shared_mutex mutex_;
   std::map<std::string, Codec, std::less<>> by_key_;
 };
+
+// A Scalars value crosses as a tag byte (1 + its type's place in Scalars) and its plain bytes;
+// any other value as tag 0 and an archive holding its type's key and the value.
+constexpr char kArchived = 0;
+
+template <class... Ts>
+bool encode_plain(const std::any& value, std::string& out, Types<Ts...>) {
+  char tag = 1;
+  auto try_one = [&](auto* type) {
+    using T = std::remove_pointer_t<decltype(type)>;
+    if (const T* held = std::any_cast<T>(&value)) {
+      out.push_back(tag);
+      detail::append_plain(out, *held);
+      return true;
+    }
+    ++tag;
+    return false;
+  };
+  return (try_one(static_cast<Ts*>(nullptr)) || ...);
+}
+
+template <class... Ts>
+std::any decode_plain(char tag, std::string_view bytes, Types<Ts...>) {
+  std::any value;
+  char next = 1;
+  auto try_one = [&](auto* type) {
+    using T = std::remove_pointer_t<decltype(type)>;
+    if (tag != next++) return false;
+    value = detail::take_plain<T>(bytes);
+    if (!bytes.empty()) {
+      throw std::invalid_argument("rsp: a value from another process has " +
+                                  std::to_string(bytes.size()) + " stray bytes");
+    }
+    return true;
+  };
+  if (!(try_one(static_cast<Ts*>(nullptr)) || ...)) {
+    throw std::invalid_argument("rsp: a value from another process has an unknown tag " +
+                                std::to_string(static_cast<unsigned char>(tag)));
+  }
+  return value;
+}
 
 // Function-local: types are registered from namespace-scope initializers in any order.
 CrossingTable& table() {
@@ -102,6 +145,8 @@ std::string encode_value(const std::any& original) {
     detail::own_text(text);  // a C string crosses as the std::string it is stored as
     value = &text;
   }
+  std::string bytes;
+  if (encode_plain(*value, bytes, Scalars{})) return bytes;
   std::string key = value->has_value() ? value->type().name() : "";
   const Codec* codec = nullptr;
   if (value->has_value() && (codec = table().find(key)) == nullptr) {
@@ -111,17 +156,20 @@ std::string encode_value(const std::any& original) {
                                 "and call rsp::register_type<" +
                                 name + ">()");
   }
-  std::ostringstream bytes;
+  std::ostringstream archive;
+  archive.put(kArchived);
   {
-    boost::archive::binary_oarchive out(bytes, detail::kCrossingArchiveFlags);
+    boost::archive::binary_oarchive out(archive, detail::kCrossingArchiveFlags);
     out << key;
     if (codec != nullptr) codec->save(out, *value);
   }
-  return std::move(bytes).str();
+  return std::move(archive).str();
 }
 
 std::any decode_value(std::string_view bytes) {
-  detail::MemoryStream stream(bytes);
+  if (bytes.empty()) throw std::invalid_argument("rsp: a value from another process is empty");
+  if (bytes[0] != kArchived) return decode_plain(bytes[0], bytes.substr(1), Scalars{});
+  detail::MemoryStream stream(bytes.substr(1));
   std::string key;
   try {
     boost::archive::binary_iarchive in(stream, detail::kCrossingArchiveFlags);

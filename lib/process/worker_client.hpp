@@ -1,16 +1,15 @@
-// The pool's side of one worker process: starting it, sending it the session and jobs, stopping
-// or killing it, and a reader thread that turns what comes back into events.
+// The pool's side of one worker process: starting it, running a job on it and reading back what
+// the job writes, stopping or killing it, and reaping it. The thread that runs a job is the one
+// that reads its reply: no reader thread stands between the worker and the runspace.
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 
 #include "process/protocol.hpp"
 #include "process/transport.hpp"
@@ -18,60 +17,69 @@
 
 namespace rsp::process {
 
-/// What a worker reports, delivered on the client's reader thread in the order it happened.
-/// No library lock is held during a call; a call must not close or destroy its own client.
-class WorkerEvents {
+/// What a worker reports while it runs a job, on the thread that called WorkerClient::run.
+class JobEvents {
  public:
-  virtual ~WorkerEvents() = default;
-  virtual void on_started(JobId id) = 0;
   virtual void on_stream(StreamRecord record) = 0;
-  virtual void on_finished(Finished finished) = 0;
-  /// The worker ended without close(): it crashed, was killed, exited, or broke the protocol.
-  /// It is reaped by then; `description` says how it ended ("killed by signal 11 (SIGSEGV)").
-  /// The last call for this client.
-  virtual void on_died(std::string description) = 0;
+
+ protected:
+  ~JobEvents() = default;
 };
 
-/// Owns one worker process and its channel.
+/// How a job sent to a worker ended.
+struct JobReply {
+  enum class End {
+    Finished,    // `finished` holds the worker's verdict
+    WorkerDied,  // the worker ended while it had the job; death() says how
+    NotSent,     // the worker was gone before it could take the job: the job never started
+  };
+  End end = End::Finished;
+  Finished finished;
+};
+
+/// Owns one worker process and its channels.
 ///
-/// Thread Safety: start once, first; then send_job, request_stop and kill from any thread;
-/// close (or the destructor) once, not from an event callback.
+/// Thread Safety: start, run, death and close from the owning thread, one at a time;
+/// request_stop and kill from any thread, also while run waits.
 class WorkerClient {
  public:
-  explicit WorkerClient(WorkerEvents& events) : events_(events) {}
+  WorkerClient() = default;
   /// close() with its default grace.
   ~WorkerClient();
   WorkerClient(const WorkerClient&) = delete;
   WorkerClient& operator=(const WorkerClient&) = delete;
 
-  /// Spawns the worker, sends it `session` and starts reading. Throws std::system_error when
-  /// the system refuses a process, TransportError when it dies at once.
+  /// Spawns the worker and sends it `session`. Throws std::system_error when the system refuses
+  /// a process, TransportError when it dies at once.
   void start(const Hello& session);
 
-  /// Throws TransportError when the worker is gone (on_died follows, or already came).
-  void send_job(const Job& job);
+  /// Sends `job` and reads until its Finished, passing each stream record the job writes to
+  /// `events` as it comes. Records of other jobs (threads an earlier job left behind) are
+  /// dropped. A worker that breaks the protocol is killed: WorkerDied.
+  JobReply run(const Job& job, JobEvents& events);
+
+  /// Once run said WorkerDied or NotSent: reaps the worker (killing it if it has not ended within
+  /// 2 s) and says how it ended ("killed by signal 11 (SIGSEGV)").
+  std::string death();
+
   /// Asks the worker to stop job `id` (a stop request and a Boost.Thread interrupt there);
-  /// nothing happens if it is gone.
+  /// nothing happens if it is gone or runs another job.
   void request_stop(JobId id) noexcept;
-  /// SIGKILL: on_died follows with "killed by signal 9 (SIGKILL)".
+  /// SIGKILL: a run in progress then returns WorkerDied.
   void kill() noexcept;
-  /// Ends the worker in order: Bye, then up to `grace` for it to finish its job and exit,
-  /// then SIGKILL. Reaps it; no on_died.
+  /// Ends the worker in order: Bye, then up to `grace` for it to exit, then SIGKILL. Reaps it.
   void close(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
 
   pid_t pid() const noexcept { return process_ ? process_->pid() : -1; }
 
  private:
-  void read();
-
-  WorkerEvents& events_;
   std::unique_ptr<WorkerProcess> process_;
-  std::unique_ptr<SocketTransport> transport_;
-  std::thread reader_;
-  std::atomic<bool> closing_{false};
-  std::mutex mutex_;  // guards read_done_
-  std::condition_variable read_done_cv_;
-  bool read_done_ = false;
+  std::unique_ptr<SocketTransport> jobs_;
+  std::unique_ptr<SocketTransport> control_;
+  std::string trouble_;  // a protocol error that made run kill the worker
+  // Killed, or found dead by run: close sends it nothing (it may run after main returned, on an
+  // abandoned runspace's thread) and only reaps it.
+  std::atomic<bool> gone_{false};
 };
 
 }  // namespace rsp::process

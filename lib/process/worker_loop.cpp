@@ -5,6 +5,7 @@
 #include <boost/thread/exceptions.hpp>
 #include <cstdio>
 #include <iostream>
+#include <utility>
 
 #include "detail/errors.hpp"
 #include "process/channel_sink.hpp"
@@ -25,98 +26,113 @@ Finished finished_with(JobId id, JobState state, const std::optional<ErrorRecord
   return finished;
 }
 
-}  // namespace
-
-void WorkerLoop::Running::request_stop() {
-  stop.request_stop();
-  thread.interrupt();  // wakes Boost.Thread sleeps and waits
+void complain(const std::string& what) {
+  std::cerr << "rsp worker " << ::getpid() << ": " << what << std::endl;
 }
+
+// A stop meant for the job before may have reached this thread after that job returned: the
+// interrupt would stay pending and end the next job at its first interruption point.
+void consume_stale_interrupt() {
+  try {
+    boost::this_thread::interruption_point();
+  } catch (const boost::thread_interrupted&) {
+  }
+}
+
+}  // namespace
 
 // run() always ends through leave(), which joins the job or ends the process; this is for a
 // loop that never ran.
 WorkerLoop::~WorkerLoop() { leave(0); }
 
 int WorkerLoop::run() {
+  jobs_thread_ = boost::thread([this] { serve_jobs(); });
+  int code = 0;
   for (;;) {
-    std::optional<std::string> bytes;
     Message message;
     try {
-      bytes = transport_.receive();
+      std::optional<std::string> bytes = control_.receive();
+      if (!bytes) break;  // the pool closed the channel, or the jobs thread ended
+      message = decode(*bytes);
+    } catch (const std::exception& e) {
+      complain(e.what());
+      code = 2;
+      break;
+    }
+    if (auto* stop_message = std::get_if<Stop>(&message)) {
+      stop(stop_message->id);
+    } else {
+      complain("unexpected " + std::string(message_name(message)) + " message on control");
+      code = 2;
+      break;
+    }
+  }
+  return leave(code);
+}
+
+void WorkerLoop::serve_jobs() {
+  for (;;) {
+    Message message;
+    try {
+      std::optional<std::string> bytes = jobs_.receive();
       if (!bytes) break;  // the pool closed the channel, or ended
       message = decode(*bytes);
     } catch (const std::exception& e) {
-      std::cerr << "rsp worker " << ::getpid() << ": " << e.what() << std::endl;
-      return leave(2);
+      complain(e.what());
+      jobs_code_.store(2);
+      break;
     }
     if (auto* hello = std::get_if<Hello>(&message)) {
       std::map<std::string, std::any, std::less<>> variables;
       try {
         for (auto& [name, value] : hello->variables) variables[name] = decode_value(value);
       } catch (const std::exception& e) {
-        std::cerr << "rsp worker " << ::getpid() << ": session variable: " << e.what() << std::endl;
-        return leave(2);
+        complain(std::string("session variable: ") + e.what());
+        jobs_code_.store(2);
+        break;
       }
       runspace_.emplace(hello->runspace_index, std::move(variables));
     } else if (auto* job = std::get_if<Job>(&message)) {
       if (!runspace_) {
-        std::cerr << "rsp worker " << ::getpid() << ": a job came before the session" << std::endl;
-        return leave(2);
+        complain("a job came before the session");
+        jobs_code_.store(2);
+        break;
       }
-      start(std::move(*job));
-    } else if (auto* stop = std::get_if<Stop>(&message)) {
-      if (current_ && current_->id == stop->id) current_->request_stop();
+      run_job(std::move(*job));
     } else if (std::holds_alternative<Bye>(message)) {
       break;
     } else {
-      std::cerr << "rsp worker " << ::getpid() << ": unexpected " << message_name(message)
-                << " message" << std::endl;
-      return leave(2);
+      complain("unexpected " + std::string(message_name(message)) + " message on jobs");
+      jobs_code_.store(2);
+      break;
     }
   }
-  return leave(0);
+  control_.close();  // wakes run()
 }
 
-int WorkerLoop::leave(int code) {
-  if (!end_current(true, kEndGrace)) {
-    // A job that ignores its stop cannot be joined, and returning from main under it would
-    // destroy what it uses: end here.
-    std::fflush(nullptr);
-    ::_exit(code);
-  }
-  return code;
-}
-
-void WorkerLoop::start(Job job) {
-  end_current(false, {});  // the previous job has sent Finished; join its thread
-  auto sink = std::make_shared<ChannelSink>(transport_, job);
+void WorkerLoop::run_job(Job job) {
+  auto sink = std::make_shared<ChannelSink>(jobs_, job);
   recent_.push_back(sink);
   if (recent_.size() > kRecentContexts) recent_.pop_front();
-  current_ = std::make_unique<Running>();
-  Running& running = *current_;
-  running.id = job.id;
-  std::chrono::milliseconds timeout(job.timeout_ms);
-  // Started, and the timeout's clock, before the thread: a stop can then never precede them.
-  try {
-    transport_.send(encode(Started{job.id}));
-  } catch (const TransportError&) {
-    // The pool is gone; the receive loop sees the end next.
+  consume_stale_interrupt();
+  std::stop_token token;
+  bool stopped_already = false;
+  {
+    detail::Lock lock(mutex_);
+    current_ = job.id;
+    stop_ = std::stop_source();  // a late stop of the job before reaches only that job's source
+    token = stop_.get_token();
+    stopped_already = std::exchange(early_stop_, 0) == job.id;
+    timed_out_ = false;
+    if (job.timeout_ms > 0) {
+      deadline_ = Clock::now() + std::chrono::milliseconds(job.timeout_ms);
+      if (!watcher_.joinable()) watcher_ = std::thread([this] { watch_timeouts(); });
+    }
   }
-  running.thread =
-      boost::thread([this, job = std::move(job), sink, &running] { run_job(job, *sink, running); });
-  if (timeout.count() > 0) {
-    running.watcher = std::thread([&running, timeout] {
-      std::unique_lock lock(running.mutex);
-      if (running.ended_cv.wait_for(lock, timeout, [&] { return running.ended; })) return;
-      running.timed_out = true;
-      lock.unlock();
-      running.request_stop();
-    });
-  }
-}
+  if (job.timeout_ms > 0) deadline_changed_.notify_all();
+  if (stopped_already) stop(job.id);
 
-void WorkerLoop::run_job(const Job& job, ChannelSink& sink, Running& running) {
-  JobContext& context = sink.open(*runspace_, running.stop.get_token());
-  std::stop_token token = running.stop.get_token();
+  JobContext& context = sink->open(*runspace_, token);
   JobState outcome = JobState::Completed;
   std::optional<ErrorRecord> error;
   try {
@@ -133,36 +149,84 @@ void WorkerLoop::run_job(const Job& job, ChannelSink& sink, Running& running) {
   }
   bool timed_out = false;
   {
-    std::lock_guard lock(running.mutex);
-    running.ended = true;
-    timed_out = running.timed_out;
+    detail::Lock lock(mutex_);
+    current_ = 0;
+    deadline_ = Clock::time_point::max();
+    timed_out = timed_out_;
   }
-  running.ended_cv.notify_all();
   if (timed_out && outcome == JobState::Stopped) {
     outcome = JobState::TimedOut;
     error = ErrorRecord{"timed out after " + std::to_string(job.timeout_ms) + " ms",
                         "rsp::JobTimedOut", nullptr};
   }
-  sink.close();
+  sink->close();
   try {
-    transport_.send(encode(finished_with(job.id, outcome, error)));
+    jobs_.send(encode(finished_with(job.id, outcome, error)));
   } catch (const TransportError&) {
-    // The pool is gone: nobody to tell.
+    // The pool is gone: the next receive sees the end.
   }
 }
 
-bool WorkerLoop::end_current(bool stop, std::chrono::milliseconds grace) {
-  if (!current_) return true;
-  Running& running = *current_;
-  if (stop) {
-    running.request_stop();
-    if (!running.thread.try_join_for(boost::chrono::milliseconds(grace.count()))) return false;
-  } else {
-    running.thread.join();
+void WorkerLoop::stop(JobId id) {
+  std::stop_source source;
+  {
+    detail::Lock lock(mutex_);
+    if (id == 0) return;
+    if (current_ != id) {
+      early_stop_ = id;  // for a job not read yet; a stale one is dropped at the next start
+      return;
+    }
+    source = stop_;
   }
-  if (running.watcher.joinable()) running.watcher.join();
-  current_.reset();
-  return true;
+  // Outside the lock: the request runs the job's stop callbacks. Before the interrupt, so that
+  // an interrupted job sees its stop requested and ends Stopped, not Failed.
+  source.request_stop();
+  detail::Lock lock(mutex_);
+  if (current_ == id) jobs_thread_.interrupt();  // wakes Boost.Thread sleeps and waits
+}
+
+void WorkerLoop::watch_timeouts() {
+  detail::Lock lock(mutex_);
+  while (!ending_) {
+    if (deadline_ == Clock::time_point::max()) {
+      lock.wait(deadline_changed_);
+      continue;
+    }
+    Clock::time_point deadline = deadline_;
+    lock.wait_until(deadline_changed_, deadline);
+    if (ending_ || deadline_ != deadline || Clock::now() < deadline) continue;
+    timed_out_ = true;
+    deadline_ = Clock::time_point::max();
+    JobId id = current_;
+    lock.unlock();
+    stop(id);
+    lock.lock();
+  }
+}
+
+int WorkerLoop::leave(int code) {
+  if (jobs_thread_.joinable()) {
+    JobId running = 0;
+    {
+      detail::Lock lock(mutex_);
+      running = current_;
+    }
+    stop(running);
+    jobs_.close();  // an idle jobs thread sees the end
+    if (!jobs_thread_.try_join_for(boost::chrono::milliseconds(kEndGrace.count()))) {
+      // A job that ignores its stop cannot be joined, and returning from main under it would
+      // destroy what it uses: end here.
+      std::fflush(nullptr);
+      ::_exit(code);
+    }
+  }
+  {
+    detail::Lock lock(mutex_);
+    ending_ = true;
+  }
+  deadline_changed_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+  return code != 0 ? code : jobs_code_.load();
 }
 
 }  // namespace rsp::process

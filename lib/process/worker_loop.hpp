@@ -1,16 +1,19 @@
-// The worker process's side of the channel: the session it is given, then jobs, each run on a
-// Boost.Thread of its own so that a stop can interrupt it, its writes sent as they happen.
+// The worker process's side of its two channels (protocol.hpp): one Boost.Thread that lives as
+// long as the worker reads the jobs channel and runs each job itself, so that a stop can
+// interrupt it and a job costs no thread of its own; the calling thread reads the control
+// channel and stops the running job when told.
 #pragma once
 
 #include <boost/thread/thread.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <thread>
 
+#include "detail/mutex.hpp"
 #include "process/protocol.hpp"
 #include "process/transport.hpp"
 #include "rsparallel/runspace.hpp"
@@ -19,12 +22,12 @@ namespace rsp::process {
 
 class ChannelSink;
 
-/// Serves one pool over `transport` until end of stream or Bye.
+/// Serves one pool until its jobs channel ends or says Bye.
 ///
-/// Thread Safety: run() on one thread; jobs run on threads of their own.
+/// Thread Safety: run() once, on one thread; jobs run on the loop's own thread.
 class WorkerLoop {
  public:
-  explicit WorkerLoop(Transport& transport) : transport_(transport) {}
+  WorkerLoop(Transport& jobs, Transport& control) : jobs_(jobs), control_(control) {}
   ~WorkerLoop();
   WorkerLoop(const WorkerLoop&) = delete;
   WorkerLoop& operator=(const WorkerLoop&) = delete;
@@ -37,37 +40,44 @@ class WorkerLoop {
   static constexpr std::chrono::milliseconds kEndGrace{1000};
 
  private:
-  // The job on this worker: its thread, its stop, and the watcher of its timeout.
-  struct Running {
-    JobId id = 0;
-    std::stop_source stop;
-    boost::thread thread;
-    std::thread watcher;  // only for a job with a timeout
-    std::mutex mutex;     // guards ended and timed_out
-    std::condition_variable ended_cv;
-    bool ended = false;
-    bool timed_out = false;
+  using Clock = std::chrono::steady_clock;
 
-    void request_stop();
-  };
-
-  void start(Job job);
-  void run_job(const Job& job, ChannelSink& sink, Running& running);
-  // Joins the current job's threads; with `stop`, stops it first and gives up after `grace`
-  // (false: it would not end).
-  bool end_current(bool stop, std::chrono::milliseconds grace);
-  // Stops and joins the current job and returns `code`; ends the process with `code` (_exit)
-  // when the job will not end within kEndGrace.
+  // On jobs_thread_: reads Hello and Jobs until the end, then wakes run() by closing control.
+  void serve_jobs();
+  void run_job(Job job);
+  // Stops job `id` if it is the running one: its stop source, then a Boost.Thread interrupt.
+  void stop(JobId id);
+  // On watcher_: stops a job that passed the timeout its Job message gave it.
+  void watch_timeouts();
+  // Ends the jobs thread (stopping its job) and returns `code`; ends the process with `code`
+  // (_exit) when the job will not end within kEndGrace.
   int leave(int code);
 
-  Transport& transport_;
+  Transport& jobs_;
+  Transport& control_;
+  boost::thread jobs_thread_;
+  std::atomic<int> jobs_code_{0};  // the jobs thread's verdict: 2 after a protocol error
+
+  // Only on jobs_thread_.
   std::optional<Runspace> runspace_;
-  std::unique_ptr<Running> current_;
   // Contexts of recent jobs: a thread a job started may still write through one; its writes
   // are dropped, never sent as another job's. Bounded: a stray writer older than this many
   // jobs is not supported.
   std::deque<std::shared_ptr<ChannelSink>> recent_;
   static constexpr std::size_t kRecentContexts = 64;
+
+  // The running job as stop() and the timeout watcher see it. Lock order: a leaf (no user code
+  // runs under it: a stop request, which runs the job's stop callbacks, is made after it).
+  detail::Mutex mutex_;
+  std::condition_variable deadline_changed_;
+  JobId current_ RSP_GUARDED_BY(mutex_) = 0;
+  std::stop_source stop_ RSP_GUARDED_BY(mutex_);  // a fresh one per job
+  Clock::time_point deadline_ RSP_GUARDED_BY(mutex_) = Clock::time_point::max();
+  bool timed_out_ RSP_GUARDED_BY(mutex_) = false;
+  // A Stop can overtake its Job (they come on different channels): kept for that job's start.
+  JobId early_stop_ RSP_GUARDED_BY(mutex_) = 0;
+  bool ending_ RSP_GUARDED_BY(mutex_) = false;  // the watcher ends
+  std::thread watcher_;                         // started by the first job with a timeout
 };
 
 }  // namespace rsp::process

@@ -14,6 +14,7 @@
 #include <functional>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 extern char** environ;
@@ -93,9 +94,13 @@ struct SpawnResources {
   }
 };
 
-pid_t spawn_worker(int child_end) {
+// The child's ends, moved to the worker's fixed descriptors in the child only.
+pid_t spawn_worker(const WorkerChannels& child) {
   SpawnResources spawn;
-  int error = posix_spawn_file_actions_adddup2(&spawn.actions, child_end, kWorkerChannelFd);
+  int error = posix_spawn_file_actions_adddup2(&spawn.actions, child.jobs, kWorkerJobsFd);
+  if (error == 0) {
+    error = posix_spawn_file_actions_adddup2(&spawn.actions, child.control, kWorkerControlFd);
+  }
   if (error == 0) {
     // The worker reads no input of the pool's: a shared stdin (rsp::lines(std::cin)) stays whole.
     error = posix_spawn_file_actions_addopen(&spawn.actions, 0, "/dev/null", O_RDONLY, 0);
@@ -106,14 +111,36 @@ pid_t spawn_worker(int child_end) {
   if (error == 0) error = posix_spawnattr_setflags(&spawn.attributes, POSIX_SPAWN_SETSIGMASK);
   if (error != 0) throw_system(error, "preparing a worker process");
 
-  std::string flag = std::string(kWorkerFlag) + std::to_string(kWorkerChannelFd) + ":" +
-                     std::to_string(::getpid());
+  std::string flag = std::string(kWorkerFlag) + std::to_string(kWorkerJobsFd) + "," +
+                     std::to_string(kWorkerControlFd) + ":" + std::to_string(::getpid());
   std::string name = "rsparallel-worker";
   char* argv[] = {name.data(), flag.data(), nullptr};
   pid_t pid = -1;
   error = posix_spawn(&pid, "/proc/self/exe", &spawn.actions, &spawn.attributes, argv, environ);
   if (error != 0) throw_system(error, "starting a worker process (posix_spawn /proc/self/exe)");
   return pid;
+}
+
+// A connected pair: the pool's end, and the child's end above the worker's fixed numbers (dup2
+// onto a descriptor's own number would keep close-on-exec on some libcs). Both close-on-exec.
+std::pair<int, int> channel_pair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    throw_system(errno, "creating a worker channel (socketpair)");
+  }
+  int child_end = ::fcntl(fds[1], F_DUPFD_CLOEXEC, kWorkerControlFd + 1);
+  int saved = errno;
+  ::close(fds[1]);
+  if (child_end < 0) {
+    ::close(fds[0]);
+    throw_system(saved, "creating a worker channel (fcntl)");
+  }
+  return {fds[0], child_end};
+}
+
+void close_channels(WorkerChannels& channels) noexcept {
+  if (channels.jobs >= 0) ::close(std::exchange(channels.jobs, -1));
+  if (channels.control >= 0) ::close(std::exchange(channels.control, -1));
 }
 
 }  // namespace
@@ -130,36 +157,26 @@ std::string describe_wait_status(int status) {
 }
 
 WorkerProcess::WorkerProcess() {
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-    throw_system(errno, "creating a worker channel (socketpair)");
-  }
-  // Never the worker's own number: dup2 onto itself would keep close-on-exec on some libcs.
-  int child_end = ::fcntl(fds[1], F_DUPFD_CLOEXEC, kWorkerChannelFd + 1);
-  int saved = errno;
-  ::close(fds[1]);
-  if (child_end < 0) {
-    ::close(fds[0]);
-    throw_system(saved, "creating a worker channel (fcntl)");
-  }
+  WorkerChannels child;
   try {
-    SpawnThread::instance().run([&] { pid_ = spawn_worker(child_end); });
+    std::tie(channels_.jobs, child.jobs) = channel_pair();
+    std::tie(channels_.control, child.control) = channel_pair();
+    SpawnThread::instance().run([&] { pid_ = spawn_worker(child); });
   } catch (...) {
-    ::close(fds[0]);
-    ::close(child_end);
+    close_channels(channels_);
+    close_channels(child);
     throw;
   }
-  ::close(child_end);
-  channel_ = fds[0];
+  close_channels(child);
 }
 
 WorkerProcess::~WorkerProcess() {
-  if (channel_ >= 0) ::close(channel_);
+  close_channels(channels_);
   kill();
   wait();
 }
 
-int WorkerProcess::release_channel() noexcept { return std::exchange(channel_, -1); }
+WorkerChannels WorkerProcess::release_channels() noexcept { return std::exchange(channels_, {}); }
 
 void WorkerProcess::kill() noexcept {
   std::lock_guard lock(mutex_);

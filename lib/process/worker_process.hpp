@@ -12,38 +12,45 @@
 
 namespace rsp::process {
 
-/// The descriptor a worker finds its channel on, and the flag that says so:
-/// `--rsparallel-worker=<fd>:<parent pid>`.
-inline constexpr int kWorkerChannelFd = 3;
+/// The descriptors a worker finds its two channels on (protocol.hpp), and the flag that says so:
+/// `--rsparallel-worker=<jobs fd>,<control fd>:<parent pid>`.
+inline constexpr int kWorkerJobsFd = 3;
+inline constexpr int kWorkerControlFd = 4;
 inline constexpr std::string_view kWorkerFlag = "--rsparallel-worker=";
+
+/// The pool's ends of a worker's channels: close-on-exec stream sockets.
+struct WorkerChannels {
+  int jobs = -1;
+  int control = -1;
+};
 
 /// How a process ended, from a wait status: "exited with status 3",
 /// "killed by signal 11 (SIGSEGV)".
 std::string describe_wait_status(int status);
 
-/// A running worker process and the pool's end of its channel.
+/// A running worker process and the pool's ends of its channels.
 ///
 /// The spawn runs on a library thread that lives as long as the program: a worker asks the
 /// kernel to kill it when its parent *thread* ends (PR_SET_PDEATHSIG), and a pool's own threads
 /// come and go.
 ///
 /// Thread Safety: kill and wait may be called from different threads at once (a reader waits
-/// for the end while a deadline kills); release_channel once, by the owner. Distinct objects:
+/// for the end while a deadline kills); release_channels once, by the owner. Distinct objects:
 /// safe.
 class WorkerProcess {
  public:
-  /// Starts `/proc/self/exe --rsparallel-worker=3:<pid>` with its stdin on /dev/null. Throws
+  /// Starts `/proc/self/exe --rsparallel-worker=3,4:<pid>` with its stdin on /dev/null. Throws
   /// std::system_error when the system refuses.
   WorkerProcess();
-  /// Kills and reaps the process if it has not been reaped; closes the channel if not released.
+  /// Kills and reaps the process if it has not been reaped; closes the channels if not released.
   ~WorkerProcess();
   WorkerProcess(const WorkerProcess&) = delete;
   WorkerProcess& operator=(const WorkerProcess&) = delete;
 
   pid_t pid() const noexcept { return pid_; }
 
-  /// The pool's end of the channel (a close-on-exec stream socket), now owned by the caller.
-  int release_channel() noexcept;
+  /// The pool's ends of the channels, now owned by the caller.
+  WorkerChannels release_channels() noexcept;
 
   /// SIGKILL, unless the process was already reaped (its pid may then belong to another).
   void kill() noexcept;
@@ -63,7 +70,7 @@ class WorkerProcess {
   bool reap_locked(bool block);
 
   pid_t pid_ = -1;
-  int channel_ = -1;
+  WorkerChannels channels_;
   std::mutex mutex_;
   bool reaped_ = false;      // guarded by mutex_
   std::string description_;  // guarded by mutex_; set once reaped
