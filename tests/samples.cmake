@@ -9,6 +9,9 @@ if(TARGET rsparallel-run OR (RSPARALLEL_BUILD_SAMPLES AND EXISTS "${PROJECT_SOUR
            COMMAND ${RSPARALLEL_BASH} ${sample_scripts}/quickstart.sh $<TARGET_FILE:quickstart>)
   add_test(NAME samples.checksum
            COMMAND ${RSPARALLEL_BASH} ${sample_scripts}/checksum.sh $<TARGET_FILE:checksum>)
+  add_test(NAME samples.fragile_parser
+           COMMAND ${RSPARALLEL_BASH} ${sample_scripts}/fragile_parser.sh
+                   $<TARGET_FILE:fragile-parser>)
 
   set(run_cases keep_order timeout failures substitution usage_errors no_interleave log
                 slices starts_before_input_ends crlf_input)
@@ -18,7 +21,7 @@ if(TARGET rsparallel-run OR (RSPARALLEL_BUILD_SAMPLES AND EXISTS "${PROJECT_SOUR
                      $<TARGET_FILE:rsparallel-run> ${case})
   endforeach()
 
-  set(sample_tests samples.quickstart samples.checksum)
+  set(sample_tests samples.quickstart samples.checksum samples.fragile_parser)
   list(TRANSFORM run_cases PREPEND samples.rsparallel_run. OUTPUT_VARIABLE run_tests)
   set_tests_properties(${sample_tests} ${run_tests} PROPERTIES TIMEOUT 60 LABELS samples)
 endif()
