@@ -1,5 +1,7 @@
 #include "rsparallel/runspace_pool.hpp"
 
+#include "rsparallel/script.hpp"
+
 #include <algorithm>
 
 #include "detail/access.hpp"
@@ -35,11 +37,18 @@ void validate(const PoolOptions& options) {
     detail::reject("PoolOptions::isolation", "Isolation::Thread or Isolation::Process",
                    std::to_string(static_cast<int>(options.isolation)));
   }
-  if (options.isolation == Isolation::Process && (options.session.open || options.session.close)) {
-    throw std::invalid_argument(
-        "PoolOptions::session.open/close: with Isolation::Process each runspace is a worker "
-        "process, which cannot run a std::function of the caller; set up the worker in a "
-        "registered script, or use Isolation::Thread");
+  if (options.isolation == Isolation::Process) {
+    // A worker process cannot run a std::function of the caller: only hooks it finds by name.
+    auto require_registered = [](const std::function<void(Runspace&)>& hook, const char* field) {
+      if (hook && hook.target<SessionHook>() == nullptr) {
+        throw std::invalid_argument(
+            std::string("PoolOptions::session.") + field +
+            ": with Isolation::Process each runspace is a worker process, which runs only hooks "
+            "registered by name: rsp::register_session_hook(name, hook), at namespace scope");
+      }
+    };
+    require_registered(options.session.open, "open");
+    require_registered(options.session.close, "close");
   }
 }
 

@@ -60,6 +60,24 @@ const auto greeting =
       return ctx.runspace().variable<std::string>("greeting") + ", " + who;
     });
 
+// Session hooks: open leaves the worker's pid in the runspace's state; close leaves a file named
+// by that pid in the directory the session variable "marker_dir" names.
+const auto remember_pid = rsp::register_session_hook(
+    "process_pool.remember_pid",
+    [](rsp::Runspace& rs) { rs.state() = static_cast<long>(::getpid()); });
+const auto leave_marker =
+    rsp::register_session_hook("process_pool.leave_marker", [](rsp::Runspace& rs) {
+      std::ofstream(std::filesystem::path(rs.variable<std::string>("marker_dir")) /
+                    std::to_string(::getpid()))
+          << "closed\n";
+    });
+const auto no_database = rsp::register_session_hook("process_pool.no_database", [](rsp::Runspace&) {
+  throw std::runtime_error("no database today");
+});
+const auto opened_pid = rsp::register_script(
+    "process_pool.opened_pid",
+    [](const int&, rsp::JobContext& ctx) { return std::any_cast<long>(ctx.runspace().state()); });
+
 // Children of this process: those that exited and were not reaped (zombies_only), or all.
 int children(bool zombies_only = true) {
   int zombies = 0;
@@ -187,9 +205,64 @@ TEST(ProcessPool, SessionThatCannotCrossIsRefusedAtThePool) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("variables[\"handle\"]"), std::string::npos) << e.what();
   }
-  rsp::PoolOptions hooked;
-  hooked.session.open = [](rsp::Runspace&) {};
-  EXPECT_THROW(process_pool(1, std::move(hooked)), std::invalid_argument);
+  for (bool open : {true, false}) {
+    rsp::PoolOptions hooked;
+    (open ? hooked.session.open : hooked.session.close) = [](rsp::Runspace&) {};
+    try {
+      process_pool(1, std::move(hooked));
+      FAIL() << "an unregistered session hook was accepted";
+    } catch (const std::invalid_argument& e) {
+      std::string what = e.what();
+      EXPECT_NE(what.find(open ? "session.open" : "session.close"), std::string::npos) << what;
+      EXPECT_NE(what.find("register_session_hook"), std::string::npos) << what;
+    }
+  }
+}
+
+TEST(ProcessPool, RegisteredSessionHooksRunInEachWorker) {
+  auto dir = std::filesystem::temp_directory_path() / ("rsp_hooks_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::set<long> pids;
+  {
+    rsp::PoolOptions options;
+    options.min_runspaces = 2;
+    options.session.open = remember_pid;
+    options.session.close = leave_marker;
+    options.session.variables["marker_dir"] = dir.string();
+    auto pool = process_pool(2, std::move(options));
+    auto jobs = rsp::invoke_parallel(std::views::iota(0, 40), opened_pid, {.pool = pool});
+    ASSERT_EQ(jobs.size(), 40u);
+    for (const auto& job : jobs) {
+      ASSERT_EQ(job.state, rsp::JobState::Completed)
+          << (job.errors.empty() ? "" : job.errors[0].message);
+      pids.insert(job.output_as<long>().at(0));  // open ran in the worker that ran the job
+    }
+  }  // the pool lets its workers go: each runs its close hook
+  EXPECT_FALSE(pids.contains(static_cast<long>(::getpid())));
+  std::set<long> closed;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    closed.insert(std::stol(entry.path().filename().string()));
+  }
+  for (long pid : pids) EXPECT_TRUE(closed.contains(pid)) << "no close hook ran in worker " << pid;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ProcessPool, AFailingOpenHookFailsItsRunspacesJobsWithItsError) {
+  rsp::PoolOptions options;
+  options.session.open = no_database;
+  auto pool = process_pool(1, std::move(options));
+  auto jobs = rsp::invoke_parallel(std::views::iota(0, 3), square, {.pool = pool});
+  ASSERT_EQ(jobs.size(), 3u);
+  for (const auto& job : jobs) {
+    EXPECT_EQ(job.state, rsp::JobState::Failed);
+    ASSERT_FALSE(job.errors.empty());
+    EXPECT_NE(job.errors[0].message.find("failed to open: no database today"), std::string::npos)
+        << job.errors[0].message;
+  }
+  auto errors = pool->open_errors();
+  ASSERT_FALSE(errors.empty());
+  EXPECT_NE(errors[0].find("no database today"), std::string::npos) << errors[0];
 }
 
 TEST(ProcessPool, MaxJobsPerRunspaceReplacesTheWorker) {

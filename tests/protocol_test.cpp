@@ -16,7 +16,12 @@ TEST(Protocol, EveryMessageRoundTripsThroughASocket) {
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
   proc::SocketTransport a(fds[0]), b(fds[1]);
 
-  proc::Hello hello{.runspace_index = 3, .variables = {{"greeting", std::string("\0hi", 3)}}};
+  proc::Hello hello{.runspace_index = 3,
+                    .variables = {{"greeting", std::string("\0hi", 3)}},
+                    .open_hook = "connect",
+                    .close_hook = "disconnect"};
+  proc::Opened opened{
+      .has_error = true, .error_message = "no db", .error_type = "std::runtime_error"};
   proc::Job job{.id = 42,
                 .name = "hash",
                 .input_index = 7,
@@ -33,7 +38,7 @@ TEST(Protocol, EveryMessageRoundTripsThroughASocket) {
                           .error_type = "std::runtime_error"};
   for (const proc::Message& m :
        {proc::Message(hello), proc::Message(job), proc::Message(progress), proc::Message(finished),
-        proc::Message(proc::Stop{42}), proc::Message(proc::Bye{})}) {
+        proc::Message(proc::Stop{42}), proc::Message(proc::Bye{}), proc::Message(opened)}) {
     a.send(proc::encode(m));
   }
 
@@ -42,6 +47,8 @@ TEST(Protocol, EveryMessageRoundTripsThroughASocket) {
   EXPECT_EQ(h.version, proc::kProtocolVersion);
   EXPECT_EQ(h.runspace_index, 3u);
   EXPECT_EQ(h.variables, hello.variables);
+  EXPECT_EQ(h.open_hook, "connect");
+  EXPECT_EQ(h.close_hook, "disconnect");
   auto j = std::get<proc::Job>(next());
   EXPECT_EQ(j.id, 42u);
   EXPECT_EQ(j.name, "hash");
@@ -61,6 +68,10 @@ TEST(Protocol, EveryMessageRoundTripsThroughASocket) {
   EXPECT_EQ(f.error_type, "std::runtime_error");
   EXPECT_EQ(std::get<proc::Stop>(next()).id, 42u);
   EXPECT_TRUE(std::holds_alternative<proc::Bye>(next()));
+  auto o = std::get<proc::Opened>(next());
+  EXPECT_TRUE(o.has_error);
+  EXPECT_EQ(o.error_message, "no db");
+  EXPECT_EQ(o.error_type, "std::runtime_error");
 }
 
 TEST(Protocol, GarbageIsAProtocolError) {

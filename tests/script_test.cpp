@@ -133,4 +133,38 @@ TEST(Script, UnknownNameIsRefusedByName) {
   }
 }
 
+const auto count_opens = rsp::register_session_hook(
+    "script_test.count_opens", [](rsp::Runspace& rs) { rs.state() = std::string("opened"); });
+
+TEST(SessionHook, CarriesItsNameAndRunsAsAnyHookOnAThreadPool) {
+  EXPECT_EQ(count_opens.name(), "script_test.count_opens");
+  rsp::PoolOptions options{.max_runspaces = 2};
+  options.session.open = count_opens;
+  auto pool = rsp::new_runspace_pool(std::move(options));
+  auto jobs = rsp::invoke_parallel(std::vector<int>{1, 2, 3},
+                                   [](const int&, rsp::JobContext& ctx) {
+                                     return std::any_cast<std::string>(ctx.runspace().state());
+                                   },
+                                   {.pool = pool});
+  EXPECT_EQ(rsp::outputs_as<std::string>(jobs),
+            (std::vector<std::string>{"opened", "opened", "opened"}));
+}
+
+TEST(SessionHook, DuplicateOrEmptyIsRefusedByName) {
+  try {
+    rsp::register_session_hook("script_test.count_opens", [](rsp::Runspace&) {});
+    FAIL() << "a duplicate hook name was registered";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'script_test.count_opens'"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(rsp::register_session_hook("script_test.empty", {}), std::invalid_argument);
+  try {
+    rsp::detail::find_session_hook("script_test.nobody");
+    FAIL() << "an unknown hook was found";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'script_test.nobody'"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace

@@ -98,6 +98,13 @@ proc::Job job(rsp::JobId id, std::string script, std::vector<int> inputs,
                    .timeout_ms = timeout_ms};
 }
 
+// A worker with the test session open.
+void start(proc::WorkerClient& client) {
+  client.start();
+  proc::Opened opened = client.open(session());
+  ASSERT_FALSE(opened.has_error) << opened.error_message;
+}
+
 bool reaped(pid_t pid) {
   errno = 0;
   return ::waitpid(pid, nullptr, WNOHANG) == -1 && errno == ECHILD;
@@ -115,7 +122,7 @@ using End = proc::JobReply::End;
 TEST(WorkerClient, OutputsWarningsAndProgressComeBackInOrder) {
   Recorder events;
   proc::WorkerClient client;
-  client.start(session());
+  start(client);
   std::vector<std::string> words{"world", "you"};
   proc::JobReply reply =
       client.run(proc::Job{.id = 5,
@@ -145,7 +152,7 @@ TEST(WorkerClient, OutputsWarningsAndProgressComeBackInOrder) {
 
 TEST(WorkerClient, AWorkerRunsJobsOneAfterAnotherAndExitsCleanlyOnClose) {
   proc::WorkerClient client;
-  client.start(session());
+  start(client);
   pid_t pid = client.pid();
   for (rsp::JobId id = 1; id <= 3; ++id) {
     Recorder events;
@@ -167,7 +174,7 @@ TEST(WorkerClient, AWorkerRunsJobsOneAfterAnotherAndExitsCleanlyOnClose) {
 TEST(WorkerClient, UnknownScriptAndUncrossableOutputFailTheJobByName) {
   Recorder events;
   proc::WorkerClient client;
-  client.start(session());
+  start(client);
   proc::JobReply unknown = client.run(job(1, "worker_test.nobody", {1}), events);
   proc::JobReply opaque_output = client.run(job(2, "worker_test.opaque", {1}), events);
   ASSERT_EQ(unknown.end, End::Finished);
@@ -191,7 +198,7 @@ class WorkerCrash : public testing::TestWithParam<CrashCase> {};
 TEST_P(WorkerCrash, IsDescribedAndReaped) {
   Recorder events;
   proc::WorkerClient client;
-  client.start(session());
+  start(client);
   pid_t pid = client.pid();
   proc::JobReply reply = client.run(job(9, GetParam().script, {1}), events);
   EXPECT_EQ(reply.end, End::WorkerDied);
@@ -211,7 +218,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(WorkerClient, AJobSentToAWorkerAlreadyGoneIsNotSent) {
   Recorder events;
   proc::WorkerClient client;
-  client.start(session());
+  start(client);
   ASSERT_EQ(client.run(job(1, "worker_test.exit3", {1}), events).end, End::WorkerDied);
   // The worker is dead before the next job: that job never started, so the pool may run it on
   // another worker without running it twice.
@@ -223,7 +230,7 @@ TEST(WorkerClient, DescriptorsStayStableAcrossSpawnAndCrashCycles) {
   auto cycle = [] {
     Recorder events;
     proc::WorkerClient client;
-    client.start(session());
+    start(client);
     ASSERT_EQ(client.run(job(1, "worker_test.exit3", {1}), events).end, End::WorkerDied);
     EXPECT_EQ(client.death(), "exited with status 3");
   };
@@ -236,7 +243,7 @@ TEST(WorkerClient, DescriptorsStayStableAcrossSpawnAndCrashCycles) {
 TEST(WorkerClient, ABoostSleepIsInterruptedByAStop) {
   Recorder events;
   proc::WorkerClient client;
-  client.start(session());
+  start(client);
   auto reply = std::async(std::launch::async,
                           [&] { return client.run(job(3, "worker_test.sleep", {1}), events); });
   ASSERT_TRUE(events.wait_for_streams(1));  // it is sleeping now
@@ -254,7 +261,7 @@ TEST(WorkerClient, AStopThatOvertakesItsJobStillStopsIt) {
   for (rsp::JobId id = 1; id <= 20; ++id) {
     Recorder events;
     proc::WorkerClient client;
-    client.start(session());
+    start(client);
     auto reply = std::async(std::launch::async,
                             [&] { return client.run(job(id, "worker_test.sleep", {1}), events); });
     client.request_stop(id);
@@ -267,7 +274,7 @@ TEST(WorkerClient, AStopThatOvertakesItsJobStillStopsIt) {
 
 TEST(WorkerClient, AStaleStopDoesNotReachTheNextJob) {
   proc::WorkerClient client;
-  client.start(session());
+  start(client);
   Recorder first;
   ASSERT_EQ(client.run(job(1, "worker_test.echo", {1}), first).end, End::Finished);
   client.request_stop(1);  // too late for job 1
@@ -284,7 +291,7 @@ TEST(WorkerClient, AStaleStopDoesNotReachTheNextJob) {
 TEST(WorkerClient, AJobPastItsTimeoutEndsTimedOut) {
   Recorder events;
   proc::WorkerClient client;
-  client.start(session());
+  start(client);
   auto started = rsp_test::Clock::now();
   proc::JobReply reply = client.run(job(4, "worker_test.sleep", {1}, 200), events);
   EXPECT_LT(rsp_test::Clock::now() - started, rsp_test::scaled(3s));
@@ -297,7 +304,7 @@ TEST(WorkerClient, AJobPastItsTimeoutEndsTimedOut) {
 TEST(WorkerClient, AJobIgnoringItsStopIsKilledAndReaped) {
   Recorder events;
   proc::WorkerClient client;
-  client.start(session());
+  start(client);
   pid_t pid = client.pid();
   auto reply = std::async(std::launch::async,
                           [&] { return client.run(job(6, "worker_test.spin", {1}), events); });
@@ -318,7 +325,7 @@ TEST(WorkerClient, ClosingAfterAKilledJobReapsAtOnce) {
   {
     Recorder events;
     proc::WorkerClient client;
-    client.start(session());
+    start(client);
     pid = client.pid();
     auto reply = std::async(std::launch::async,
                             [&] { return client.run(job(7, "worker_test.spin", {1}), events); });

@@ -11,6 +11,11 @@
 //       });
 //
 //   rsp::new_runspace_job(pool, rsp::lines(std::cin), word_count);  // any pool
+//
+//   // Session hooks a process pool can run in its workers: registered by name too.
+//   inline const auto connect = rsp::register_session_hook(
+//       "connect", [](rsp::Runspace& rs) { rs.state() = open_connection(); });
+//   options.session.open = connect;  // any pool
 // @endcode
 #pragma once
 
@@ -27,6 +32,7 @@
 #include "rsparallel/crossing.hpp"
 #include "rsparallel/detail/job_work.hpp"
 #include "rsparallel/job_context.hpp"
+#include "rsparallel/runspace.hpp"
 
 namespace rsp {
 
@@ -48,6 +54,10 @@ void add_script(std::string name, std::unique_ptr<ScriptEntry> entry);
 /// The entry registered under `name`; an unknown name throws std::invalid_argument naming it.
 /// Entries are never removed, so the reference stays valid.
 ScriptEntry& find_script(std::string_view name);
+
+/// As add_script and find_script, for session hooks (a table of their own).
+void add_session_hook(std::string name, std::function<void(Runspace&)> hook);
+const std::function<void(Runspace&)>& find_session_hook(std::string_view name);
 
 template <class Input, class F>
 class TypedScriptEntry final : public ScriptEntry {
@@ -202,5 +212,32 @@ template <class F>
 auto register_script(std::string name, F&& script) {
   return register_script<detail::DeducedInput<F>>(std::move(name), std::forward<F>(script));
 }
+
+/// A SessionState::open or close hook with a name under which worker processes find it: a
+/// process pool runs it in each worker (open before the worker's first job, close when the pool
+/// lets the worker go); a thread pool calls it as any hook.
+///
+/// Thread Safety: as the hook it holds; name() is safe from any thread.
+class SessionHook {
+ public:
+  SessionHook(std::string name, std::function<void(Runspace&)> hook)
+      : name_(std::move(name)), hook_(std::move(hook)) {}
+
+  /// The name it was registered under.
+  const std::string& name() const noexcept { return name_; }
+  void operator()(Runspace& runspace) const { hook_(runspace); }
+
+ private:
+  std::string name_;
+  std::function<void(Runspace&)> hook_;
+};
+
+/// Registers `hook` under `name` for worker processes and returns it as a SessionHook, to assign
+/// to SessionState::open or close. An empty hook or a name already registered as a session hook
+/// throws std::invalid_argument. Register at namespace scope, so that worker processes register
+/// it too.
+///
+/// Thread Safety: safe from any thread.
+SessionHook register_session_hook(std::string name, std::function<void(Runspace&)> hook);
 
 }  // namespace rsp

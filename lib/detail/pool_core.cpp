@@ -41,10 +41,9 @@ PoolCore::PoolCore(PoolOptions options, std::shared_ptr<RegistryCore> registry)
     : options_(std::move(options)),
       registry_(std::move(registry)),
       session_(owned_session(options_.session)),
-      worker_variables_(
+      worker_session_(
           options_.isolation == Isolation::Process
-              ? std::make_shared<const std::vector<std::pair<std::string, std::string>>>(
-                    process::encoded_variables(*session_))
+              ? std::make_shared<const process::WorkerSession>(process::worker_session(*session_))
               : nullptr),
       watch_(registry_->watch_io()),
       factory_(options_.max_queue) {}
@@ -92,7 +91,7 @@ bool PoolCore::spawn_locked(Released& released, std::optional<std::size_t> reuse
     Lock slot_lock(slot->mutex);
     slot->driver =
         options_.isolation == Isolation::Process
-            ? process::make_process_runspace(worker_variables_, options_.max_jobs_per_runspace)
+            ? process::make_process_runspace(worker_session_, options_.max_jobs_per_runspace)
             : make_thread_runspace();
     slot->driver->start(shared_from_this(), slot);
     slots_.push_back(std::move(slot));

@@ -24,6 +24,10 @@
 #include "rsparallel/options.hpp"
 #include "rsparallel/runspace.hpp"
 
+namespace rsp::process {
+struct WorkerSession;
+}
+
 namespace rsp::detail {
 
 class RegistryCore;
@@ -98,8 +102,8 @@ class PoolCore final : public JobIntake,
   const PoolOptions options_;
   const std::shared_ptr<RegistryCore> registry_;
   const std::shared_ptr<const SessionState> session_;
-  // Process isolation: the session's variables as they cross to each worker.
-  const std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> worker_variables_;
+  // Process isolation: the session as it crosses to each worker.
+  const std::shared_ptr<const process::WorkerSession> worker_session_;
 
   // The library's lock order, first to last (a lock is only ever taken while holding locks
   // above it in its own column):

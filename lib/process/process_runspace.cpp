@@ -12,6 +12,7 @@
 #include "process/value_codec.hpp"
 #include "process/worker_client.hpp"
 #include "rsparallel/runspace_crashed.hpp"
+#include "rsparallel/script.hpp"
 
 namespace rsp::process {
 namespace {
@@ -61,9 +62,8 @@ void apply(detail::JobRecord& job, StreamRecord record) {
 
 class ProcessRunspace final : public detail::RunspaceDriver {
  public:
-  ProcessRunspace(std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> variables,
-                  std::size_t max_jobs)
-      : variables_(std::move(variables)), max_jobs_(max_jobs) {}
+  ProcessRunspace(std::shared_ptr<const WorkerSession> session, std::size_t max_jobs)
+      : session_(std::move(session)), max_jobs_(max_jobs) {}
 
   ~ProcessRunspace() override { close_worker(); }
 
@@ -101,26 +101,43 @@ class ProcessRunspace final : public detail::RunspaceDriver {
     detail::JobRecord& job_;
   };
 
-  // A fresh worker; on failure the reason, for the jobs it would have run.
+  // A fresh worker with its session open; on failure the reason, for the jobs it would have
+  // run.
   std::optional<ErrorRecord> open_worker(std::size_t index) {
     close_worker();
     auto client = std::make_unique<WorkerClient>();
     try {
-      Hello hello;
-      hello.runspace_index = index;
-      hello.variables = *variables_;
-      client->start(hello);
+      client->start();
     } catch (...) {
       ErrorRecord error = detail::describe_current_exception();
       error.message = "runspace " + std::to_string(index) +
                       " failed to start its worker process: " + error.message;
       return error;
     }
-    Lock lock(mutex_);
-    client_ = std::move(client);
-    worker_ok_ = true;
-    jobs_run_ = 0;
-    return std::nullopt;
+    WorkerClient& opening = *client;
+    {
+      // Published before the session opens: an open hook that hangs is killed like a job.
+      Lock lock(mutex_);
+      client_ = std::move(client);
+      worker_ok_ = true;
+      jobs_run_ = 0;
+    }
+    Hello hello{.runspace_index = index,
+                .variables = session_->variables,
+                .open_hook = session_->open_hook,
+                .close_hook = session_->close_hook};
+    std::optional<ErrorRecord> error;
+    try {
+      Opened opened = opening.open(hello);
+      if (opened.has_error) error = error_record(opened.error_message, opened.error_type);
+    } catch (...) {
+      error = detail::describe_current_exception();
+      error->message = "its worker process " + opening.death() + " (" + error->message + ")";
+    }
+    if (!error) return std::nullopt;
+    error->message = "runspace " + std::to_string(index) + " failed to open: " + error->message;
+    close_worker();
+    return error;
   }
 
   void close_worker() {
@@ -222,7 +239,7 @@ class ProcessRunspace final : public detail::RunspaceDriver {
     return !worker_ok_ || !client_ || (max_jobs_ != 0 && jobs_run_ >= max_jobs_);
   }
 
-  const std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> variables_;
+  const std::shared_ptr<const WorkerSession> session_;
   const std::size_t max_jobs_;
   boost::thread thread_;
 
@@ -238,22 +255,24 @@ class ProcessRunspace final : public detail::RunspaceDriver {
 }  // namespace
 
 std::unique_ptr<detail::RunspaceDriver> make_process_runspace(
-    std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> variables,
-    std::size_t max_jobs) {
-  return std::make_unique<ProcessRunspace>(std::move(variables), max_jobs);
+    std::shared_ptr<const WorkerSession> session, std::size_t max_jobs) {
+  return std::make_unique<ProcessRunspace>(std::move(session), max_jobs);
 }
 
-std::vector<std::pair<std::string, std::string>> encoded_variables(const SessionState& session) {
-  std::vector<std::pair<std::string, std::string>> encoded;
+WorkerSession worker_session(const SessionState& session) {
+  WorkerSession crossing;
   for (const auto& [name, value] : session.variables) {
     try {
-      encoded.emplace_back(name, encode_value(value));
+      crossing.variables.emplace_back(name, encode_value(value));
     } catch (const std::exception& e) {
       throw std::invalid_argument("PoolOptions::session.variables[\"" + name +
                                   "\"] cannot cross to a worker process: " + e.what());
     }
   }
-  return encoded;
+  // RunspacePool checked that hooks, if set, are registered ones.
+  if (const auto* open = session.open.target<SessionHook>()) crossing.open_hook = open->name();
+  if (const auto* close = session.close.target<SessionHook>()) crossing.close_hook = close->name();
+  return crossing;
 }
 
 }  // namespace rsp::process

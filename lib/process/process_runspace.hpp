@@ -14,14 +14,19 @@
 
 namespace rsp::process {
 
-/// The process runspace's side of the seam. `variables` are the session's, encoded once by the
-/// pool (encoded_variables); `max_jobs` replaces the worker after that many jobs (0: never).
-std::unique_ptr<detail::RunspaceDriver> make_process_runspace(
-    std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> variables,
-    std::size_t max_jobs);
+/// A pool's session as it crosses to each of its workers, prepared once per pool.
+struct WorkerSession {
+  std::vector<std::pair<std::string, std::string>> variables;  // name, encoded value
+  std::string open_hook;  // the registered names of SessionState::open and close; empty: none
+  std::string close_hook;
+};
 
-/// The session's variables as they cross to workers. Throws std::invalid_argument naming the
-/// variable and its type when one cannot cross.
-std::vector<std::pair<std::string, std::string>> encoded_variables(const SessionState& session);
+/// Throws std::invalid_argument naming a variable that cannot cross, with its type.
+WorkerSession worker_session(const SessionState& session);
+
+/// The process runspace's side of the seam. `max_jobs` replaces the worker after that many jobs
+/// (0: never).
+std::unique_ptr<detail::RunspaceDriver> make_process_runspace(
+    std::shared_ptr<const WorkerSession> session, std::size_t max_jobs);
 
 }  // namespace rsp::process

@@ -87,6 +87,8 @@ void write(Writer& out, const Hello& m) {
     out.string(name);
     out.string(value);
   }
+  out.string(m.open_hook);
+  out.string(m.close_hook);
 }
 void write(Writer& out, const Job& m) {
   out.integer(m.id);
@@ -112,6 +114,11 @@ void write(Writer& out, const Finished& m) {
 }
 void write(Writer& out, const Stop& m) { out.integer(m.id); }
 void write(Writer&, const Bye&) {}
+void write(Writer& out, const Opened& m) {
+  out.integer(static_cast<std::uint8_t>(m.has_error));
+  out.string(m.error_message);
+  out.string(m.error_type);
+}
 
 void read(Reader& in, Hello& m) {
   m.version = in.integer<std::uint32_t>();
@@ -121,6 +128,8 @@ void read(Reader& in, Hello& m) {
     std::string name = in.string();
     m.variables.emplace_back(std::move(name), in.string());
   }
+  m.open_hook = in.string();
+  m.close_hook = in.string();
 }
 void read(Reader& in, Job& m) {
   m.id = in.integer<JobId>();
@@ -146,6 +155,11 @@ void read(Reader& in, Finished& m) {
 }
 void read(Reader& in, Stop& m) { m.id = in.integer<JobId>(); }
 void read(Reader&, Bye&) {}
+void read(Reader& in, Opened& m) {
+  m.has_error = in.integer<std::uint8_t>() != 0;
+  m.error_message = in.string();
+  m.error_type = in.string();
+}
 
 template <std::size_t I = 0>
 Message read_alternative(Reader& in, std::size_t index) {
@@ -187,8 +201,8 @@ Message decode(std::string_view bytes) {
 }
 
 std::string_view message_name(const Message& message) noexcept {
-  static constexpr std::string_view kNames[] = {"Hello",    "Job",  "StreamRecord",
-                                                "Finished", "Stop", "Bye"};
+  static constexpr std::string_view kNames[] = {"Hello", "Job", "StreamRecord", "Finished",
+                                                "Stop",  "Bye", "Opened"};
   static_assert(std::size(kNames) == std::variant_size_v<Message>);
   return kNames[message.index()];
 }

@@ -5,7 +5,8 @@
 // Two channels, so that each end's reader is the thread that acts on what it reads (a job's
 // round trip is then two wake-ups, one per side):
 //   jobs:    pool -> worker: Hello (once, first), Job, Bye
-//            worker -> pool: StreamRecord (as the job writes), Finished
+//            worker -> pool: Opened (the answer to Hello), StreamRecord (as a job writes),
+//                            Finished
 //   control: pool -> worker: Stop (read by a worker thread that is idle until then)
 // A worker reads its next Job only once it is idle, so a Job it has read is a job it runs: no
 // Started message is needed (protocol version 1 had one; it cost a message per job).
@@ -26,11 +27,21 @@ namespace rsp::process {
 /// Bumped whenever a message changes shape.
 inline constexpr std::uint32_t kProtocolVersion = 2;
 
-/// The session a worker's runspace starts with. Variable values are encoded by the value codec.
+/// The session a worker's runspace starts with. Variable values are encoded by the value codec;
+/// hooks are named as registered (rsp::register_session_hook), empty for none.
 struct Hello {
   std::uint32_t version = kProtocolVersion;
   std::uint64_t runspace_index = 0;
   std::vector<std::pair<std::string, std::string>> variables;  // name, encoded value
+  std::string open_hook;
+  std::string close_hook;  // run by the worker when the pool lets it go
+};
+
+/// The worker's session is open: its open hook ran, or failed with this error.
+struct Opened {
+  bool has_error = false;
+  std::string error_message;
+  std::string error_type;
 };
 
 /// Run the registered script `script` over `input_count` inputs (encoded by the script's entry).
@@ -78,7 +89,7 @@ struct Stop {
 
 struct Bye {};
 
-using Message = std::variant<Hello, Job, StreamRecord, Finished, Stop, Bye>;
+using Message = std::variant<Hello, Job, StreamRecord, Finished, Stop, Bye, Opened>;
 
 /// Bytes that do not decode as a message (a version mismatch, a corrupt frame).
 class ProtocolError : public std::runtime_error {

@@ -1,4 +1,4 @@
-// The process-wide table of registered scripts, by name.
+// The process-wide tables of registered scripts and session hooks, by name.
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -20,7 +20,43 @@ ScriptTable& table() {
   return instance;
 }
 
+struct HookTable {
+  std::mutex mutex;
+  std::map<std::string, std::function<void(Runspace&)>, std::less<>> hooks;
+};
+
+HookTable& hook_table() {
+  static HookTable instance;
+  return instance;
+}
+
 }  // namespace
+
+void add_session_hook(std::string name, std::function<void(Runspace&)> hook) {
+  if (!hook) {
+    throw std::invalid_argument("rsp::register_session_hook: the hook named '" + name +
+                                "' is empty");
+  }
+  HookTable& table = hook_table();
+  std::lock_guard lock(table.mutex);
+  auto [at, added] = table.hooks.try_emplace(std::move(name), std::move(hook));
+  if (!added) {
+    throw std::invalid_argument("rsp::register_session_hook: a session hook named '" + at->first +
+                                "' is already registered");
+  }
+}
+
+const std::function<void(Runspace&)>& find_session_hook(std::string_view name) {
+  HookTable& table = hook_table();
+  std::lock_guard lock(table.mutex);
+  auto found = table.hooks.find(name);
+  if (found == table.hooks.end()) {
+    throw std::invalid_argument("rsp: no session hook named '" + std::string(name) +
+                                "' is registered in this process (rsp::register_session_hook, "
+                                "at namespace scope so that worker processes register it too)");
+  }
+  return found->second;
+}
 
 void add_script(std::string name, std::unique_ptr<ScriptEntry> entry) {
   ScriptTable& scripts = table();
@@ -45,3 +81,12 @@ ScriptEntry& find_script(std::string_view name) {
 }
 
 }  // namespace rsp::detail
+
+namespace rsp {
+
+SessionHook register_session_hook(std::string name, std::function<void(Runspace&)> hook) {
+  detail::add_session_hook(name, hook);
+  return SessionHook(std::move(name), std::move(hook));
+}
+
+}  // namespace rsp

@@ -4,12 +4,27 @@ namespace rsp::process {
 
 WorkerClient::~WorkerClient() { close(); }
 
-void WorkerClient::start(const Hello& session) {
+void WorkerClient::start() {
   process_ = std::make_unique<WorkerProcess>();
   WorkerChannels channels = process_->release_channels();
   jobs_ = std::make_unique<SocketTransport>(channels.jobs);
   control_ = std::make_unique<SocketTransport>(channels.control);
-  jobs_->send(encode(session));
+}
+
+Opened WorkerClient::open(const Hello& session) {
+  try {
+    jobs_->send(encode(session));
+    std::optional<std::string> bytes = jobs_->receive();
+    if (!bytes) throw TransportError("rsp: worker channel: the worker ended opening its session");
+    Message message = decode(*bytes);
+    if (auto* opened = std::get_if<Opened>(&message)) return std::move(*opened);
+    throw ProtocolError("rsp: worker channel: unexpected " + std::string(message_name(message)) +
+                        " message from a worker opening its session");
+  } catch (...) {
+    gone_.store(true);
+    process_->kill();  // dead, or not to be trusted
+    throw;
+  }
 }
 
 JobReply WorkerClient::run(const Job& job, JobEvents& events) {

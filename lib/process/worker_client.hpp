@@ -39,7 +39,7 @@ struct JobReply {
 
 /// Owns one worker process and its channels.
 ///
-/// Thread Safety: start, run, death and close from the owning thread, one at a time;
+/// Thread Safety: start, open, run, death and close from the owning thread, one at a time;
 /// request_stop and kill from any thread, also while run waits.
 class WorkerClient {
  public:
@@ -49,9 +49,13 @@ class WorkerClient {
   WorkerClient(const WorkerClient&) = delete;
   WorkerClient& operator=(const WorkerClient&) = delete;
 
-  /// Spawns the worker and sends it `session`. Throws std::system_error when the system refuses
-  /// a process, TransportError when it dies at once.
-  void start(const Hello& session);
+  /// Spawns the worker. Throws std::system_error when the system refuses a process.
+  void start();
+
+  /// Sends `session` and waits until the worker has opened it (its open hook runs there).
+  /// Throws TransportError when the worker ends first (death() then says how), ProtocolError
+  /// when it answers with something else.
+  Opened open(const Hello& session);
 
   /// Sends `job` and reads until its Finished, passing each stream record the job writes to
   /// `events` as it comes. Records of other jobs (threads an earlier job left behind) are

@@ -92,6 +92,8 @@ void WorkerLoop::serve_jobs() {
         break;
       }
       runspace_.emplace(hello->runspace_index, std::move(variables));
+      close_hook_ = std::move(hello->close_hook);
+      if (!open_session(hello->open_hook)) break;
     } else if (auto* job = std::get_if<Job>(&message)) {
       if (!runspace_) {
         complain("a job came before the session");
@@ -107,7 +109,34 @@ void WorkerLoop::serve_jobs() {
       break;
     }
   }
+  if (runspace_ && !close_hook_.empty()) {
+    try {
+      detail::find_session_hook(close_hook_)(*runspace_);
+    } catch (...) {
+      // As on threads: a close hook has nobody left to report to.
+    }
+  }
   control_.close();  // wakes run()
+}
+
+bool WorkerLoop::open_session(const std::string& open_hook) {
+  Opened opened;
+  if (!open_hook.empty()) {
+    try {
+      detail::find_session_hook(open_hook)(*runspace_);
+    } catch (...) {
+      ErrorRecord error = detail::describe_current_exception();
+      opened = Opened{.has_error = true,
+                      .error_message = std::move(error.message),
+                      .error_type = std::move(error.type)};
+    }
+  }
+  try {
+    jobs_.send(encode(opened));
+    return true;
+  } catch (const TransportError&) {
+    return false;  // the pool is gone
+  }
 }
 
 void WorkerLoop::run_job(Job job) {

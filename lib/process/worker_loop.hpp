@@ -45,6 +45,8 @@ class WorkerLoop {
   // On jobs_thread_: reads Hello and Jobs until the end, then wakes run() by closing control.
   void serve_jobs();
   void run_job(Job job);
+  // Runs the session's open hook (if named) and answers Hello; false when the pool is gone.
+  bool open_session(const std::string& open_hook);
   // Stops job `id` if it is the running one: its stop source, then a Boost.Thread interrupt.
   void stop(JobId id);
   // On watcher_: stops a job that passed the timeout its Job message gave it.
@@ -60,6 +62,7 @@ class WorkerLoop {
 
   // Only on jobs_thread_.
   std::optional<Runspace> runspace_;
+  std::string close_hook_;  // run on this thread when the jobs channel ends
   // Contexts of recent jobs: a thread a job started may still write through one; its writes
   // are dropped, never sent as another job's. Bounded: a stray writer older than this many
   // jobs is not supported.
