@@ -5,13 +5,13 @@
 namespace rsp::process {
 
 void ChannelSink::close() {
-  std::lock_guard lock(mutex_);
+  detail::Lock lock(mutex_);
   closed_ = true;
 }
 
 void ChannelSink::send(StreamKind kind, std::string payload, int percent) {
   std::string bytes = encode(StreamRecord{id_, kind, percent, std::move(payload)});
-  std::lock_guard lock(mutex_);
+  detail::Lock lock(mutex_);
   if (closed_) return;
   transport_.send(bytes);
 }

@@ -2,11 +2,11 @@
 // whose process dies later keeps everything it wrote before.
 #pragma once
 
-#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
 
+#include "detail/mutex.hpp"
 #include "process/protocol.hpp"
 #include "process/transport.hpp"
 #include "rsparallel/job_context.hpp"
@@ -44,8 +44,10 @@ class ChannelSink final : public detail::ContextSink {
   JobId id_;
   std::string name_;
   std::size_t input_index_;
-  std::mutex mutex_;  // orders writes against close: none is sent after the job's Finished
-  bool closed_ = false;
+  // Orders writes against close: none is sent after the job's Finished. Lock order: before the
+  // transport's send mutex (a write is sent under it).
+  detail::Mutex mutex_;
+  bool closed_ RSP_GUARDED_BY(mutex_) = false;
   std::optional<JobContext> context_;
 };
 

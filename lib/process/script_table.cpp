@@ -1,8 +1,8 @@
 // The process-wide tables of registered scripts and session hooks, by name.
 #include <map>
-#include <mutex>
 #include <stdexcept>
 
+#include "detail/mutex.hpp"
 #include "rsparallel/script.hpp"
 
 namespace rsp::detail {
@@ -10,8 +10,8 @@ namespace rsp::detail {
 namespace {
 
 struct ScriptTable {
-  std::mutex mutex;
-  std::map<std::string, std::unique_ptr<ScriptEntry>, std::less<>> entries;
+  Mutex mutex;  // lock order: a leaf
+  std::map<std::string, std::unique_ptr<ScriptEntry>, std::less<>> entries RSP_GUARDED_BY(mutex);
 };
 
 // Function-local: scripts are registered from namespace-scope initializers in any order.
@@ -21,8 +21,8 @@ ScriptTable& table() {
 }
 
 struct HookTable {
-  std::mutex mutex;
-  std::map<std::string, std::function<void(Runspace&)>, std::less<>> hooks;
+  Mutex mutex;  // lock order: a leaf
+  std::map<std::string, std::function<void(Runspace&)>, std::less<>> hooks RSP_GUARDED_BY(mutex);
 };
 
 HookTable& hook_table() {
@@ -38,7 +38,7 @@ void add_session_hook(std::string name, std::function<void(Runspace&)> hook) {
                                 "' is empty");
   }
   HookTable& table = hook_table();
-  std::lock_guard lock(table.mutex);
+  Lock lock(table.mutex);
   auto [at, added] = table.hooks.try_emplace(std::move(name), std::move(hook));
   if (!added) {
     throw std::invalid_argument("rsp::register_session_hook: a session hook named '" + at->first +
@@ -48,7 +48,7 @@ void add_session_hook(std::string name, std::function<void(Runspace&)> hook) {
 
 const std::function<void(Runspace&)>& find_session_hook(std::string_view name) {
   HookTable& table = hook_table();
-  std::lock_guard lock(table.mutex);
+  Lock lock(table.mutex);
   auto found = table.hooks.find(name);
   if (found == table.hooks.end()) {
     throw std::invalid_argument("rsp: no session hook named '" + std::string(name) +
@@ -60,7 +60,7 @@ const std::function<void(Runspace&)>& find_session_hook(std::string_view name) {
 
 void add_script(std::string name, std::unique_ptr<ScriptEntry> entry) {
   ScriptTable& scripts = table();
-  std::lock_guard lock(scripts.mutex);
+  Lock lock(scripts.mutex);
   auto [at, added] = scripts.entries.try_emplace(std::move(name), std::move(entry));
   if (!added) {
     throw std::invalid_argument("rsp::register_script: a script named '" + at->first +
@@ -70,7 +70,7 @@ void add_script(std::string name, std::unique_ptr<ScriptEntry> entry) {
 
 ScriptEntry& find_script(std::string_view name) {
   ScriptTable& scripts = table();
-  std::lock_guard lock(scripts.mutex);
+  Lock lock(scripts.mutex);
   auto found = scripts.entries.find(name);
   if (found == scripts.entries.end()) {
     throw std::invalid_argument("rsp: no script named '" + std::string(name) +

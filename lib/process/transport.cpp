@@ -39,7 +39,7 @@ void SocketTransport::send(std::string_view message) {
   for (std::size_t i = 0; i < header.size(); ++i) {
     header[i] = static_cast<char>((size >> (8 * i)) & 0xFFu);
   }
-  std::lock_guard lock(send_mutex_);
+  detail::Lock lock(send_mutex_);
   // Header and body in one system call: the reader wakes once per frame, not twice.
   iovec parts[2] = {{header.data(), header.size()},
                     {const_cast<char*>(message.data()), message.size()}};

@@ -4,11 +4,12 @@
 #pragma once
 
 #include <cstddef>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "detail/mutex.hpp"
 
 namespace rsp::process {
 
@@ -69,7 +70,8 @@ class SocketTransport final : public Transport {
   static constexpr std::size_t kReadChunk = 64 * 1024;
 
   int fd_;
-  std::mutex send_mutex_;  // one frame at a time, header and body together
+  // One frame at a time, header and body together. Lock order: last (nothing is taken under it).
+  detail::Mutex send_mutex_;
   // Only the receiving thread: bytes read and not yet returned are buffer_[begin_, end_).
   std::string buffer_;
   std::size_t begin_ = 0;

@@ -2,13 +2,12 @@
 
 #include <boost/core/demangle.hpp>
 #include <map>
-#include <mutex>
-#include <shared_mutex>
 #include <sstream>
 #include <stdexcept>
 #include <typeindex>
 
 #include "detail/any_text.hpp"
+#include "detail/mutex.hpp"
 #include "rsparallel/job.hpp"
 
 namespace rsp {
@@ -30,22 +29,25 @@ struct Codec {
 // A type's key is its mangled name: caller and worker are the same executable, so it matches.
 class CrossingTable {
  public:
-  CrossingTable() { add_builtins(); }
+  CrossingTable() {
+    detail::Lock lock(mutex_);
+    add_builtins();
+  }
 
   void add(const std::type_info& type, Codec codec) {
-    std::unique_lock lock(mutex_);
+    detail::Lock lock(mutex_);
     by_key_.try_emplace(type.name(), codec);
   }
 
   const Codec* find(std::string_view key) const {
-    std::shared_lock lock(mutex_);
+    detail::Lock lock(mutex_);
     auto found = by_key_.find(key);
     return found == by_key_.end() ? nullptr : &found->second;
   }
 
  private:
   template <class T>
-  void add_one() {
+  void add_one() RSP_REQUIRES(mutex_) {
     by_key_.try_emplace(typeid(T).name(), Codec{&detail::save_value<T>, &detail::load_value<T>});
   }
 
@@ -56,26 +58,27 @@ class CrossingTable {
       Types<std::string, int, unsigned, long, unsigned long, long long, unsigned long long>;
 
   template <class K, class... Vs>
-  void add_maps_keyed_by(Types<Vs...>) {
+  void add_maps_keyed_by(Types<Vs...>) RSP_REQUIRES(mutex_) {
     (add_one<std::map<K, Vs>>(), ...);
   }
   template <class... Ks>
-  void add_maps(Types<Ks...>) {
+  void add_maps(Types<Ks...>) RSP_REQUIRES(mutex_) {
     (add_maps_keyed_by<Ks>(Scalars{}), ...);
   }
   template <class... Ts>
-  void add_scalars_and_vectors(Types<Ts...>) {
+  void add_scalars_and_vectors(Types<Ts...>) RSP_REQUIRES(mutex_) {
     (add_one<Ts>(), ...);
     (add_one<std::vector<Ts>>(), ...);
   }
 
-  void add_builtins() {
+  void add_builtins() RSP_REQUIRES(mutex_) {
     add_scalars_and_vectors(Scalars{});
     add_maps(MapKeys{});
   }
 
-  mutable std::shared_mutex mutex_;
-  std::map<std::string, Codec, std::less<>> by_key_;
+  // Lock order: a leaf. Taken only for archived values: scalars and strings skip the table.
+  mutable detail::Mutex mutex_;
+  std::map<std::string, Codec, std::less<>> by_key_ RSP_GUARDED_BY(mutex_);
 };
 
 // A Scalars value crosses as a tag byte (1 + its type's place in Scalars) and its plain bytes;

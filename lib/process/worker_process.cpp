@@ -40,10 +40,10 @@ class SpawnThread {
   void run(const std::function<void()>& work) {
     bool done = false;
     std::exception_ptr error;
-    std::unique_lock lock(mutex_);
+    detail::Lock lock(mutex_);
     queue_.push_back(Request{&work, &error, &done});
     wake_.notify_all();
-    finished_.wait(lock, [&] { return done; });
+    lock.wait(finished_, [&] { return done; });
     if (error) std::rethrow_exception(error);
   }
 
@@ -59,9 +59,9 @@ class SpawnThread {
   }
 
   void serve() {
-    std::unique_lock lock(mutex_);
+    detail::Lock lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [&] { return !queue_.empty(); });
+      lock.wait(wake_, [&]() RSP_REQUIRES(mutex_) { return !queue_.empty(); });
       Request request = queue_.front();
       queue_.pop_front();
       lock.unlock();
@@ -76,9 +76,10 @@ class SpawnThread {
     }
   }
 
-  std::mutex mutex_;
+  // Lock order: a leaf (the work runs without it).
+  detail::Mutex mutex_;
   std::condition_variable wake_, finished_;
-  std::deque<Request> queue_;
+  std::deque<Request> queue_ RSP_GUARDED_BY(mutex_);
 };
 
 struct SpawnResources {
@@ -179,7 +180,7 @@ WorkerProcess::~WorkerProcess() {
 WorkerChannels WorkerProcess::release_channels() noexcept { return std::exchange(channels_, {}); }
 
 void WorkerProcess::kill() noexcept {
-  std::lock_guard lock(mutex_);
+  detail::Lock lock(mutex_);
   if (!reaped_) ::kill(pid_, SIGKILL);
 }
 
@@ -205,13 +206,13 @@ std::string WorkerProcess::wait() {
   while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) != 0 &&
          errno == EINTR) {
   }
-  std::lock_guard lock(mutex_);
+  detail::Lock lock(mutex_);
   reap_locked(true);
   return description_;
 }
 
 std::optional<std::string> WorkerProcess::try_wait() {
-  std::lock_guard lock(mutex_);
+  detail::Lock lock(mutex_);
   if (!reap_locked(false)) return std::nullopt;
   return description_;
 }

@@ -5,10 +5,11 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "detail/mutex.hpp"
 
 namespace rsp::process {
 
@@ -66,14 +67,16 @@ class WorkerProcess {
   std::string wait_or_kill(std::chrono::milliseconds limit);
 
  private:
-  // Reaps without blocking if it has ended; call with mutex_ held.
-  bool reap_locked(bool block);
+  // Reaps the process (waiting for it with `block`); false if it has not ended.
+  bool reap_locked(bool block) RSP_REQUIRES(mutex_);
 
   pid_t pid_ = -1;
   WorkerChannels channels_;
-  std::mutex mutex_;
-  bool reaped_ = false;      // guarded by mutex_
-  std::string description_;  // guarded by mutex_; set once reaped
+  // Lock order: a leaf. Makes reaping and killing exclusive, so that a kill never reaches a pid
+  // that was reaped and may be reused.
+  detail::Mutex mutex_;
+  bool reaped_ RSP_GUARDED_BY(mutex_) = false;
+  std::string description_ RSP_GUARDED_BY(mutex_);  // set once reaped
 };
 
 }  // namespace rsp::process
