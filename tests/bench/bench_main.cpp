@@ -153,6 +153,9 @@ int print_summary(const Recorder& r, std::ostream& out) {
   Value process_job = c("ProcessJobs/Process", "ns_per_input");
   Value process_thread = c("ProcessJobs/Thread", "ns_per_input");
   Value process_slices = c("ProcessJobs/ProcessSlices", "ns_per_input");
+  Value fresh_worker = c("ProcessJobs/TimeoutToFreshWorker", "p50_ms");
+  Value fresh_worker_max = c("ProcessJobs/TimeoutToFreshWorker", "max_ms");
+  Value respawn = c("ProcessJobs/TimeoutToFreshWorker", "respawn_p50_ms");
   // parallel_map's peak RSS growth beyond the floor, less its own result vector.
   const double result_mib =
       static_cast<double>(parallel_map_result_bytes(config().inputs)) / (1024.0 * 1024.0);
@@ -255,6 +258,16 @@ int print_summary(const Recorder& r, std::ostream& out) {
       {"9", "process pool of 2, automatic slices, ns/input: vs one job per input on threads",
        show(process_slices, " ns", 2), show(process_thread, " ns"),
        divide(process_slices, process_thread), "<= 1000 ns", at_most(1000.0), process_slices},
+      {"9",
+       "deadline of a job ignoring its stop to the next job on a fresh worker, ms p50 / max "
+       "(stop_grace 100 ms; less the grace: " +
+           show(respawn, " ms", 1) + ")",
+       show(fresh_worker, " ms", 1) + " / " + show(fresh_worker_max, " ms", 1),
+       "",
+       std::nullopt,
+       "",
+       {},
+       {}},
       {"7",
        "peak RSS: streamed vs an empty process (the floor)",
        show(rss, " MiB"),
