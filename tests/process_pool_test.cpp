@@ -2,6 +2,8 @@
 // worker process running this test program (test_main.cpp starts with rsp::run_as_worker).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -273,4 +275,51 @@ TEST(ProcessPool, MaxJobsPerRunspaceReplacesTheWorker) {
   EXPECT_EQ(std::set<long>(pids.begin(), pids.end()).size(), 3u);
   EXPECT_EQ(pids[0], pids[1]);
   EXPECT_NE(pids[1], pids[2]);
+}
+
+TEST(ProcessPool, WorkersEndWhenTheCallerIsKilled) {
+  // A caller (this binary again, see test_main.cpp) opens a pool of two workers and is then
+  // killed outright: no destructor runs, yet its workers must not outlive it.
+  auto dir = std::filesystem::temp_directory_path() / ("rsp_caller_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::string pids_file = (dir / "pids").string();
+  std::vector<std::string> environment;
+  for (char** variable = environ; *variable != nullptr; ++variable)
+    environment.emplace_back(*variable);
+  environment.push_back("RSPARALLEL_TEST_HOLD_POOL=" + pids_file);
+  std::vector<char*> envp;
+  for (auto& variable : environment) envp.push_back(variable.data());
+  envp.push_back(nullptr);
+  std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  char* argv[] = {self.data(), nullptr};
+  pid_t caller = 0;
+  ASSERT_EQ(::posix_spawn(&caller, self.c_str(), nullptr, nullptr, argv, envp.data()), 0);
+
+  auto until = Clock::now() + scaled(30s);
+  while (!std::filesystem::exists(pids_file + ".done") && Clock::now() < until) {
+    std::this_thread::sleep_for(10ms);
+  }
+  std::set<long> workers;
+  std::ifstream pids(pids_file);
+  for (long pid = 0; pids >> pid;) workers.insert(pid);
+  ::kill(caller, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(caller, &status, 0), caller);
+  ASSERT_EQ(workers.size(), 2u) << "the caller did not report its two workers";
+
+  // Gone, or a zombie waiting for whoever inherited it: either way no longer running.
+  auto running = [](long pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    auto close = line.rfind(')');
+    return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
+  };
+  until = Clock::now() + scaled(10s);
+  for (long pid : workers) {
+    while (running(pid) && Clock::now() < until) std::this_thread::sleep_for(10ms);
+    EXPECT_FALSE(running(pid)) << "worker " << pid << " outlived its killed caller";
+  }
+  std::filesystem::remove_all(dir);
 }
