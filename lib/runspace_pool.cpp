@@ -3,6 +3,8 @@
 #include "rsparallel/script.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "detail/access.hpp"
 #include "detail/pool_core.hpp"
@@ -17,6 +19,9 @@ constexpr std::size_t kMaxRunspaces = 65535;
 // 128, or half this backlog); a backlog of only 64 left the feed paused for it every other
 // wake-up on 2 cores (measured in tests/bench).
 constexpr std::size_t kMinUnreceived = 256;
+// How long a pool's destructor waits for transient holders of its core; a pool destroyed by one
+// of its own jobs (which holds the core up its stack) waits this long, then goes on as before.
+constexpr std::chrono::milliseconds kLetGoWait{100};
 }  // namespace
 
 void validate(const PoolOptions& options) {
@@ -64,7 +69,16 @@ RunspacePool::RunspacePool(PoolOptions options) {
   core_->start();
 }
 
-RunspacePool::~RunspacePool() { core_->shutdown(); }
+RunspacePool::~RunspacePool() {
+  core_->shutdown();
+  // What else holds the core holds it for a moment (a deadline timer's handler, a feed round).
+  // Let go of it here, on the caller's thread: its executor threads are then joined and their
+  // descriptors closed before this returns, not on one of those threads a moment later.
+  auto until = std::chrono::steady_clock::now() + kLetGoWait;
+  while (core_.use_count() > 1 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+}
 
 const PoolOptions& RunspacePool::options() const noexcept { return core_->options(); }
 JobRegistry& RunspacePool::registry() const noexcept { return *registry_; }

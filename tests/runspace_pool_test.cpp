@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <ranges>
@@ -315,6 +316,32 @@ TEST(RunspacePool, PoolsSharingARegistryGetDistinctIncreasingIds) {
 }
 
 // ---- close() ---------------------------------------------------------------------------------
+
+TEST(RunspacePool, DestroyingAPoolClosesItsDescriptorsBeforeReturning) {
+  // A pool with its own registry owns two executor threads and their descriptors (epoll,
+  // eventfd, timerfd). They must be closed when the destructor returns, not a moment later on a
+  // thread of their own: a caller counting descriptors around a pool would see a leak.
+  auto open_descriptors = [] {
+    std::size_t count = 0;
+    for ([[maybe_unused]] const auto& entry :
+         std::filesystem::directory_iterator("/proc/self/fd")) {
+      ++count;
+    }
+    return count;
+  };
+  rsp::invoke_parallel(std::views::iota(0, 8), [](int x) { return x; });  // process-wide firsts
+  for (int round = 0; round < 100; ++round) {
+    std::size_t before = open_descriptors();
+    {
+      auto pool = rsp::new_runspace_pool({.max_runspaces = 2});
+      // Timeouts arm the pool's deadline watch, whose handlers hold the pool for a moment.
+      auto jobs = rsp::invoke_parallel(std::views::iota(0, 8), [](int x) { return x; },
+                                       {.timeout = 1s, .pool = pool});
+      ASSERT_EQ(jobs.size(), 8u);
+    }
+    ASSERT_EQ(open_descriptors(), before) << "round " << round;
+  }
+}
 
 TEST(RunspacePool, CloseRefusesNewJobs) {
   auto pool = rsp::new_runspace_pool({.min_runspaces = 2, .max_runspaces = 2});
