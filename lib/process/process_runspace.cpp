@@ -21,6 +21,9 @@ using detail::Clock;
 using detail::JobPtr;
 using detail::Lock;
 
+// How long abandoning a runspace waits for its killed worker to be reaped (typically 1-5 ms).
+constexpr std::chrono::milliseconds kReapWait{200};
+
 ErrorRecord error_record(std::string message, std::string type) {
   auto exception = std::make_exception_ptr(std::runtime_error(message));
   return ErrorRecord{std::move(message), std::move(type), std::move(exception)};
@@ -81,7 +84,12 @@ class ProcessRunspace final : public detail::RunspaceDriver {
   void abandon() override {
     {
       Lock lock(mutex_);
-      if (client_) client_->kill();  // the running job's reply ends; serve() then ends
+      if (client_) {
+        client_->kill();  // the running job's reply ends; serve() then ends
+        // A killed process ends within milliseconds: reaped here, a pool destroyed with a hung
+        // job leaves no zombie behind when its destructor returns.
+        client_->reap_killed(kReapWait);
+      }
     }
     if (thread_.joinable()) thread_.detach();
   }

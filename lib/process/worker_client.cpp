@@ -1,5 +1,7 @@
 #include "process/worker_client.hpp"
 
+#include <thread>
+
 namespace rsp::process {
 
 WorkerClient::~WorkerClient() { close(); }
@@ -75,6 +77,18 @@ void WorkerClient::request_stop(JobId id) noexcept {
 void WorkerClient::kill() noexcept {
   gone_.store(true);
   if (process_) process_->kill();
+}
+
+void WorkerClient::reap_killed(std::chrono::milliseconds limit) noexcept {
+  if (!process_) return;
+  auto until = std::chrono::steady_clock::now() + limit;
+  try {
+    while (!process_->try_wait() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  } catch (...) {
+    // Out of memory describing it: the owner's death() or close() reaps it.
+  }
 }
 
 void WorkerClient::close(std::chrono::milliseconds grace) {

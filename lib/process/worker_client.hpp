@@ -40,7 +40,7 @@ struct JobReply {
 /// Owns one worker process and its channels.
 ///
 /// Thread Safety: start, open, run, death and close from the owning thread, one at a time;
-/// request_stop and kill from any thread, also while run waits.
+/// request_stop, kill and reap_killed from any thread, also while run waits.
 class WorkerClient {
  public:
   WorkerClient() = default;
@@ -71,6 +71,9 @@ class WorkerClient {
   void request_stop(JobId id) noexcept;
   /// SIGKILL: a run in progress then returns WorkerDied.
   void kill() noexcept;
+  /// After kill(): waits up to `limit` for the worker to end, and reaps it, so that no zombie
+  /// outlasts the call. From any thread.
+  void reap_killed(std::chrono::milliseconds limit) noexcept;
   /// Ends the worker in order: Bye, then up to `grace` for it to exit, then SIGKILL. Reaps it.
   void close(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
 
