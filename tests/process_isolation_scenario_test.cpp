@@ -129,22 +129,7 @@ Children children() {
 }
 
 // Children of this process that are alive (not zombies): the workers of its pools.
-int live_children() {
-  int live = 0;
-  const std::string me = std::to_string(::getpid());
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    auto name_end = line.rfind(')');
-    if (name_end == std::string::npos) continue;
-    std::istringstream rest(line.substr(name_end + 1));
-    std::string state, ppid;
-    rest >> state >> ppid;
-    if (ppid == me && state != "Z" && state != "X") ++live;
-  }
-  return live;
-}
+int live_children() { return rsp_test::children().live; }
 
 // The process `pid` is gone: ended and reaped (kill(pid, 0) still succeeds on a zombie).
 bool gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }

@@ -80,24 +80,6 @@ const auto opened_pid = rsp::register_script(
     "process_pool.opened_pid",
     [](const int&, rsp::JobContext& ctx) { return std::any_cast<long>(ctx.runspace().state()); });
 
-// Children of this process: those that exited and were not reaped (zombies_only), or all.
-int children(bool zombies_only = true) {
-  int zombies = 0;
-  const std::string me = std::to_string(::getpid());
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    std::string state, ppid;
-    rest >> state >> ppid;
-    if (ppid == me && (!zombies_only || state == "Z")) ++zombies;
-  }
-  return zombies;
-}
-
 std::shared_ptr<rsp::RunspacePool> process_pool(std::size_t runspaces, rsp::PoolOptions more = {}) {
   more.max_runspaces = runspaces;
   more.isolation = rsp::Isolation::Process;
@@ -144,7 +126,7 @@ TEST(ProcessPool, ACrashEndsOnlyItsJobAndThePoolKeepsWorking) {
     EXPECT_EQ(crashed.warnings, std::vector<std::string>{"about to try " + std::to_string(how)});
   }
   EXPECT_EQ(pool->open_runspaces(), 2u);
-  EXPECT_TRUE(rsp_test::eventually([] { return children() == 0; }));
+  EXPECT_TRUE(rsp_test::eventually([] { return rsp_test::children().zombies == 0; }));
 }
 
 TEST(ProcessPool, ATimeoutKillsAJobThatIgnoresItsStop) {
@@ -161,7 +143,7 @@ TEST(ProcessPool, ATimeoutKillsAJobThatIgnoresItsStop) {
   ASSERT_EQ(after.size(), 50u);
   for (const auto& job : after) EXPECT_EQ(job.state, rsp::JobState::Completed);
   EXPECT_EQ(pool->abandoned_runspaces(), 1u);
-  EXPECT_TRUE(rsp_test::eventually([] { return children() == 0; }));
+  EXPECT_TRUE(rsp_test::eventually([] { return rsp_test::children().zombies == 0; }));
 }
 
 TEST(ProcessPool, DestroyingAPoolWithAHungWorkerReturnsWithinStopGrace) {
@@ -173,7 +155,8 @@ TEST(ProcessPool, DestroyingAPoolWithAHungWorkerReturnsWithinStopGrace) {
   EXPECT_LT(Clock::now() - start, scaled(300ms) + 2s);
   EXPECT_TRUE(batch.done());
   // No worker left behind, running or unreaped, when the destructor returns.
-  EXPECT_EQ(children(false), 0);
+  rsp_test::Children left = rsp_test::children();
+  EXPECT_EQ(left.live + left.zombies, 0);
 }
 
 TEST(ProcessPool, AnUnregisteredScriptIsAClearErrorAndNothingRuns) {
@@ -309,17 +292,10 @@ TEST(ProcessPool, WorkersEndWhenTheCallerIsKilled) {
   ASSERT_EQ(workers.size(), 2u) << "the caller did not report its two workers";
 
   // Gone, or a zombie waiting for whoever inherited it: either way no longer running.
-  auto running = [](long pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) return false;
-    auto close = line.rfind(')');
-    return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
-  };
   until = Clock::now() + scaled(10s);
   for (long pid : workers) {
-    while (running(pid) && Clock::now() < until) std::this_thread::sleep_for(10ms);
-    EXPECT_FALSE(running(pid)) << "worker " << pid << " outlived its killed caller";
+    while (rsp_test::running(pid) && Clock::now() < until) std::this_thread::sleep_for(10ms);
+    EXPECT_FALSE(rsp_test::running(pid)) << "worker " << pid << " outlived its killed caller";
   }
   std::filesystem::remove_all(dir);
 }

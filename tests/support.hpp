@@ -1,13 +1,18 @@
 // Test scaffolding shared by every test file: a time scale for slow builds, a gate jobs wait
-// at, and a bounded poll. Nothing here is part of the library.
+// at, a bounded poll, and what /proc says of processes. Nothing here is part of the library.
 #pragma once
 
+#include <unistd.h>
 #include <atomic>
 #include <boost/thread/condition_variable.hpp>
 #include <boost/thread/mutex.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <stop_token>
+#include <string>
 #include <thread>
 
 namespace rsp_test {
@@ -109,6 +114,51 @@ bool eventually(Predicate done, std::chrono::milliseconds limit = 5s) {
     std::this_thread::sleep_for(2ms);
   }
   return true;
+}
+
+// The state and parent of a process, from /proc/<pid>/stat; nullopt-like state '\0' once gone.
+struct ProcessStat {
+  char state = '\0';  // 'R', 'S', 'Z' (exited, not reaped), ...
+  long parent = 0;
+};
+
+inline ProcessStat process_stat(const std::filesystem::path& proc_dir) {
+  std::ifstream stat(proc_dir / "stat");
+  std::string line;
+  if (!std::getline(stat, line)) return {};
+  auto name_end = line.rfind(')');  // the name may hold spaces and parentheses
+  if (name_end == std::string::npos) return {};
+  std::istringstream rest(line.substr(name_end + 1));
+  ProcessStat result;
+  rest >> result.state >> result.parent;
+  return result;
+}
+
+// Whether process `pid` still runs (exists and is not a zombie).
+inline bool running(long pid) {
+  char state = process_stat("/proc/" + std::to_string(pid)).state;
+  return state != '\0' && state != 'Z' && state != 'X';
+}
+
+// This process's children: those alive, and those exited and not reaped.
+struct Children {
+  int live = 0;
+  int zombies = 0;
+};
+
+inline Children children() {
+  Children found;
+  const long me = ::getpid();
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    ProcessStat stat = process_stat(entry.path());
+    if (stat.parent != me) continue;
+    if (stat.state == 'Z' || stat.state == 'X') {
+      ++found.zombies;
+    } else if (stat.state != '\0') {
+      ++found.live;
+    }
+  }
+  return found;
 }
 
 }  // namespace rsp_test

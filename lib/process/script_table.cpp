@@ -9,75 +9,71 @@ namespace rsp::detail {
 
 namespace {
 
-struct ScriptTable {
-  Mutex mutex;  // lock order: a leaf
-  std::map<std::string, std::unique_ptr<ScriptEntry>, std::less<>> entries RSP_GUARDED_BY(mutex);
+// Values by name, added once each and never removed, so a reference found stays valid.
+template <class Value>
+class NamedTable {
+ public:
+  // `kind` names an entry in errors ("script"); `call` is the registering call.
+  NamedTable(const char* kind, const char* call) : kind_(kind), call_(call) {}
+
+  void add(std::string name, Value value) {
+    Lock lock(mutex_);
+    auto [at, added] = values_.try_emplace(std::move(name), std::move(value));
+    if (!added) {
+      throw std::invalid_argument(std::string(call_) + ": a " + kind_ + " named '" + at->first +
+                                  "' is already registered");
+    }
+  }
+
+  Value& find(std::string_view name) {
+    Lock lock(mutex_);
+    auto found = values_.find(name);
+    if (found == values_.end()) {
+      throw std::invalid_argument("rsp: no " + std::string(kind_) + " named '" + std::string(name) +
+                                  "' is registered in this process (" + call_ +
+                                  ", at namespace scope so that worker processes register it "
+                                  "too)");
+    }
+    return found->second;
+  }
+
+ private:
+  const char* const kind_;
+  const char* const call_;
+  Mutex mutex_;  // lock order: a leaf
+  std::map<std::string, Value, std::less<>> values_ RSP_GUARDED_BY(mutex_);
 };
 
-// Function-local: scripts are registered from namespace-scope initializers in any order.
-ScriptTable& table() {
-  static ScriptTable instance;
-  return instance;
+// Function-local: entries are registered from namespace-scope initializers in any order.
+NamedTable<std::unique_ptr<ScriptEntry>>& scripts() {
+  static NamedTable<std::unique_ptr<ScriptEntry>> table("script", "rsp::register_script");
+  return table;
 }
 
-struct HookTable {
-  Mutex mutex;  // lock order: a leaf
-  std::map<std::string, std::function<void(Runspace&)>, std::less<>> hooks RSP_GUARDED_BY(mutex);
-};
-
-HookTable& hook_table() {
-  static HookTable instance;
-  return instance;
+NamedTable<std::function<void(Runspace&)>>& session_hooks() {
+  static NamedTable<std::function<void(Runspace&)>> table("session hook",
+                                                          "rsp::register_session_hook");
+  return table;
 }
 
 }  // namespace
+
+void add_script(std::string name, std::unique_ptr<ScriptEntry> entry) {
+  scripts().add(std::move(name), std::move(entry));
+}
+
+ScriptEntry& find_script(std::string_view name) { return *scripts().find(name); }
 
 void add_session_hook(std::string name, std::function<void(Runspace&)> hook) {
   if (!hook) {
     throw std::invalid_argument("rsp::register_session_hook: the hook named '" + name +
                                 "' is empty");
   }
-  HookTable& table = hook_table();
-  Lock lock(table.mutex);
-  auto [at, added] = table.hooks.try_emplace(std::move(name), std::move(hook));
-  if (!added) {
-    throw std::invalid_argument("rsp::register_session_hook: a session hook named '" + at->first +
-                                "' is already registered");
-  }
+  session_hooks().add(std::move(name), std::move(hook));
 }
 
 const std::function<void(Runspace&)>& find_session_hook(std::string_view name) {
-  HookTable& table = hook_table();
-  Lock lock(table.mutex);
-  auto found = table.hooks.find(name);
-  if (found == table.hooks.end()) {
-    throw std::invalid_argument("rsp: no session hook named '" + std::string(name) +
-                                "' is registered in this process (rsp::register_session_hook, "
-                                "at namespace scope so that worker processes register it too)");
-  }
-  return found->second;
-}
-
-void add_script(std::string name, std::unique_ptr<ScriptEntry> entry) {
-  ScriptTable& scripts = table();
-  Lock lock(scripts.mutex);
-  auto [at, added] = scripts.entries.try_emplace(std::move(name), std::move(entry));
-  if (!added) {
-    throw std::invalid_argument("rsp::register_script: a script named '" + at->first +
-                                "' is already registered");
-  }
-}
-
-ScriptEntry& find_script(std::string_view name) {
-  ScriptTable& scripts = table();
-  Lock lock(scripts.mutex);
-  auto found = scripts.entries.find(name);
-  if (found == scripts.entries.end()) {
-    throw std::invalid_argument("rsp: no script named '" + std::string(name) +
-                                "' is registered in this process (rsp::register_script, at "
-                                "namespace scope so that worker processes register it too)");
-  }
-  return *found->second;
+  return session_hooks().find(name);
 }
 
 }  // namespace rsp::detail
