@@ -16,15 +16,6 @@
 namespace rsp::detail {
 namespace {
 
-// Drops an interrupt that was meant for the job that just ended, so the next job never sees it.
-void consume_interrupt() {
-  if (!boost::this_thread::interruption_requested()) return;
-  try {
-    boost::this_thread::interruption_point();
-  } catch (const boost::thread_interrupted&) {
-  }
-}
-
 void run_hook(const std::function<void(Runspace&)>& hook, Runspace& runspace) {
   if (!hook) return;
   try {
@@ -76,7 +67,7 @@ void serve(const std::weak_ptr<RunspaceHost>& weak, const std::shared_ptr<Runspa
     });
     // No stop can target this runspace now that its job is over; drop the interrupt sent with
     // a stop (a stop request always sets `stopping`), or, abandoned, the one for the close hook.
-    if (left != JobLeft::Normally) consume_interrupt();
+    if (left != JobLeft::Normally) consume_stale_interrupt();
     return left;
   };
   serve_jobs(host, slot, open_error, run, [](const JobRecord&) {});

@@ -55,6 +55,14 @@ boost::chrono::steady_clock::time_point to_boost(std::chrono::steady_clock::time
 }
 }  // namespace
 
+void consume_stale_interrupt() {
+  if (!boost::this_thread::interruption_requested()) return;
+  try {
+    boost::this_thread::interruption_point();
+  } catch (const boost::thread_interrupted&) {
+  }
+}
+
 bool join_thread_until(boost::thread& thread, std::chrono::steady_clock::time_point deadline) {
   if (!thread.joinable()) return true;
   if (thread.get_id() == boost::this_thread::get_id()) return false;

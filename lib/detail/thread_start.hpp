@@ -18,6 +18,11 @@ boost::thread start_thread(std::function<void()> body);
 /// join is an interruption point, and the caller may be a job's thread just interrupted.
 bool join_thread_until(boost::thread& thread, std::chrono::steady_clock::time_point deadline);
 
+/// Drops an interrupt of the calling Boost.Thread that was meant for the job that just ended (a
+/// stop that reached the thread after the job returned), so the next job never sees it: a Boost
+/// interrupt stays pending until an interruption point takes it.
+void consume_stale_interrupt();
+
 /// For tests: while one exists, a thread start for which `refuse` returns true fails.
 class ThreadStartFault {
  public:

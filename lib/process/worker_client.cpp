@@ -1,7 +1,5 @@
 #include "process/worker_client.hpp"
 
-#include <thread>
-
 namespace rsp::process {
 
 WorkerClient::~WorkerClient() { close(); }
@@ -81,11 +79,8 @@ void WorkerClient::kill() noexcept {
 
 void WorkerClient::reap_killed(std::chrono::milliseconds limit) noexcept {
   if (!process_) return;
-  auto until = std::chrono::steady_clock::now() + limit;
   try {
-    while (!process_->try_wait() && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
+    process_->wait_for(limit);
   } catch (...) {
     // Out of memory describing it: the owner's death() or close() reaps it.
   }

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "detail/errors.hpp"
+#include "detail/thread_start.hpp"
 #include "process/channel_sink.hpp"
 #include "process/value_codec.hpp"
 #include "rsparallel/script.hpp"
@@ -28,15 +29,6 @@ Finished finished_with(JobId id, JobState state, const std::optional<ErrorRecord
 
 void complain(const std::string& what) {
   std::cerr << "rsp worker " << ::getpid() << ": " << what << std::endl;
-}
-
-// A stop meant for the job before may have reached this thread after that job returned: the
-// interrupt would stay pending and end the next job at its first interruption point.
-void consume_stale_interrupt() {
-  try {
-    boost::this_thread::interruption_point();
-  } catch (const boost::thread_interrupted&) {
-  }
 }
 
 }  // namespace
@@ -143,7 +135,7 @@ void WorkerLoop::run_job(Job job) {
   auto sink = std::make_shared<ChannelSink>(jobs_, job);
   recent_.push_back(sink);
   if (recent_.size() > kRecentContexts) recent_.pop_front();
-  consume_stale_interrupt();
+  detail::consume_stale_interrupt();
   std::stop_token token;
   bool stopped_already = false;
   {

@@ -217,12 +217,19 @@ std::optional<std::string> WorkerProcess::try_wait() {
   return description_;
 }
 
-std::string WorkerProcess::wait_or_kill(std::chrono::milliseconds limit) {
+std::optional<std::string> WorkerProcess::wait_for(std::chrono::milliseconds limit) {
+  // No wait with a timeout exists for a child: poll, finely, since a killed process ends within
+  // a millisecond or two and a caller (abandoning a runspace) may hold a lock meanwhile.
   auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (auto description = try_wait()) return *description;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (;;) {
+    if (auto description = try_wait()) return description;
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
+}
+
+std::string WorkerProcess::wait_or_kill(std::chrono::milliseconds limit) {
+  if (auto description = wait_for(limit)) return *description;
   kill();
   return wait();
 }

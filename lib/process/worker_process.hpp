@@ -63,6 +63,9 @@ class WorkerProcess {
   /// The description if the process has ended (reaping it), else nullopt.
   std::optional<std::string> try_wait();
 
+  /// try_wait() until the process ends (reaping it) or `limit` passes (nullopt).
+  std::optional<std::string> wait_for(std::chrono::milliseconds limit);
+
   /// wait(), but kills the process if it has not ended within `limit`.
   std::string wait_or_kill(std::chrono::milliseconds limit);
 
